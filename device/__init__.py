@@ -1,0 +1,1 @@
+"""The crampwatch daemon: configuration, lifecycle, storage, MQTT and the command line."""

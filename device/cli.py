@@ -1,0 +1,174 @@
+"""The ``crampwatch`` command line: one sub-command per job, errors as one clear line.
+
+Exit status: 0 on success, 2 for bad input (config, trace file, arguments), 1 for an
+unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from device.errors import CrampwatchError
+
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE",
+                        help="TOML configuration file (default: $CRAMPWATCH_CONFIG, "
+                             "~/.config/crampwatch/config.toml, /etc/crampwatch/config.toml)")
+    parser = argparse.ArgumentParser(prog="crampwatch", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", parents=[common], help="run the daemon")
+    p.add_argument("--simulate", action="store_true", help="simulated sensors instead of hardware")
+    p.add_argument("--data-dir", help="override device.data_dir")
+    p.add_argument("--duration", type=float, help=argparse.SUPPRESS)  # stop after N s (tests, benchmarks)
+
+    p = sub.add_parser("demo", parents=[common], help="simulated sensors, throwaway data, dashboard on localhost")
+    p.add_argument("--duration", type=float, help=argparse.SUPPRESS)
+
+    p = sub.add_parser("replay", help="detect events in a recorded trace; JSON lines on stdout")
+    p.add_argument("kind", choices=["bottle", "bed", "counts"])
+    p.add_argument("file")
+    p.add_argument("--density", type=float, default=1.0, help="g per mL of the drink (bottle)")
+
+    p = sub.add_parser("simulate", help="write simulated traces with ground truth")
+    p.add_argument("kind", choices=["bottle"])
+    p.add_argument("--hours", type=float, default=24.0)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--rate", type=float, default=10.0, help="samples per second (1-80)")
+    p.add_argument("--out", required=True, metavar="DIR")
+
+    p = sub.add_parser("export", parents=[common], help="print stored events")
+    p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    p.add_argument("--type", action="append", dest="types", metavar="TYPE", help="only this event type (repeatable)")
+    p.add_argument("--data-dir", help="override device.data_dir")
+
+    p = sub.add_parser("check-config", parents=[common], help="print the effective configuration or its errors")
+    p.add_argument("--reference", action="store_true", help="print the settings reference (Markdown)")
+
+    p = sub.add_parser("calibrate", parents=[common], help="interactive scale calibration")
+    p.add_argument("--simulate", action="store_true", help="calibrate the simulated scale")
+    p.add_argument("--data-dir", help="override device.data_dir")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args) or 0
+    except CrampwatchError as exc:
+        print(f"crampwatch {args.command}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        sys.stderr.close()  # `crampwatch export | head` is fine
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("crampwatch")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _load(args, **overrides):
+    from device.config import load_config
+
+    over = {k: v for k, v in overrides.items() if v is not None}
+    config, _ = load_config(getattr(args, "config", None), over)
+    return config
+
+
+def cmd_run(args) -> int:
+    from device.daemon import run_daemon
+
+    config = _load(args, **{"device.data_dir": args.data_dir})
+    return run_daemon(config, simulate=args.simulate, duration=args.duration)
+
+
+def cmd_demo(args) -> int:
+    from device.daemon import run_demo
+
+    return run_demo(_load(args), duration=args.duration)
+
+
+def cmd_replay(args) -> int:
+    from device import replay
+
+    if args.kind != "bottle":
+        print(f"crampwatch replay: '{args.kind}' traces are not supported yet", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    replay.replay_bottle(args.file, sys.stdout, density=args.density, progress=sys.stderr.isatty())
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    from simulator.bottle_scenario import plan_day, write_trace
+
+    if not 1 <= args.rate <= 80:
+        raise _bad("--rate must be between 1 and 80 samples per second")
+    if args.hours <= 0:
+        raise _bad("--hours must be positive")
+    from pathlib import Path
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, truth_path = write_trace(plan_day(args.hours, args.seed), out, args.rate)
+    print(f"wrote {csv_path} and {truth_path}", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from device import export
+    from device.storage import open_store
+
+    config = _load(args, **{"device.data_dir": args.data_dir})
+    with open_store(config.data_path) as store:
+        events = store.events(types=args.types)
+        writer = export.write_jsonl if args.format == "jsonl" else export.write_csv
+        writer(events, sys.stdout)
+    return 0
+
+
+def cmd_check_config(args) -> int:
+    from device.config import effective_toml, find_config, reference_markdown
+
+    if args.reference:
+        print(reference_markdown())
+        return 0
+    config = _load(args)
+    path = find_config(args.config)
+    print(f"# effective configuration ({path or 'built-in defaults'})")
+    print(effective_toml(config), end="")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from device.calibrate import run_calibration
+
+    config = _load(args, **{"device.data_dir": args.data_dir})
+    return run_calibration(config, simulate=args.simulate)
+
+
+def _bad(message: str) -> CrampwatchError:
+    from device.errors import ConfigError
+
+    return ConfigError(message)
+
+
+_COMMANDS = {
+    "run": cmd_run, "demo": cmd_demo, "replay": cmd_replay, "simulate": cmd_simulate,
+    "export": cmd_export, "check-config": cmd_check_config, "calibrate": cmd_calibrate,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""The configuration: one TOML file, declared once here, strictly validated.
+
+Every setting has a default, so no file is needed to run the simulator. Unknown keys
+are rejected and each problem names its key path, the file and line, and what is
+allowed. The README's configuration reference is generated from these models
+(``crampwatch check-config --reference``), so the documentation cannot drift.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from device.errors import ConfigError
+
+GPIO_PIN = Annotated[int, Field(ge=0, le=27)]
+
+
+class Section(BaseModel):
+    """A strict config section: unknown keys are errors, values are not coerced loosely."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def default_data_dir() -> str:
+    """Where state lives when none is configured: systemd's StateDirectory, else XDG."""
+    if os.environ.get("STATE_DIRECTORY"):
+        return os.environ["STATE_DIRECTORY"].split(":")[0]
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return os.path.join(base, "crampwatch")
+
+
+class DeviceSection(Section):
+    id: str = Field("crampwatch", pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                    description="Device id used in MQTT topics and discovery ids ([A-Za-z0-9_-]).")
+    data_dir: str = Field(default_factory=default_data_dir,
+                          description="Directory for the SQLite database (created if missing).")
+    timezone: str = Field("localtime",
+                          description="IANA time zone for days, nights and bedtime, or 'localtime' for the system's.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value != "localtime":
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Berlin' or 'localtime'") from None
+        return value
+
+
+class BottleSection(Section):
+    enabled: bool = Field(True, description="Read the bottle scale at all.")
+    dout_pin: GPIO_PIN = Field(5, description="BCM GPIO number wired to the HX711 DOUT.")
+    pd_sck_pin: GPIO_PIN = Field(6, description="BCM GPIO number wired to the HX711 PD_SCK.")
+    gain: Literal[128, 64, 32] = Field(128, description="HX711 channel and gain: 128 or 64 (channel A), 32 (channel B).")
+    rate_hz: Literal[10, 80] = Field(10, description="HX711 output rate as strapped by its RATE pin (10 or 80 SPS).")
+    density_g_per_ml: float = Field(1.0, gt=0.5, lt=2.0,
+                                    description="Density of what is in the bottle; 1.0 means 1 g = 1 mL.")
+
+    @model_validator(mode="after")
+    def _distinct_pins(self):
+        if self.dout_pin == self.pd_sck_pin:
+            raise ValueError("dout_pin and pd_sck_pin must be different GPIOs")
+        return self
+
+
+class MqttSection(Section):
+    host: str | None = Field(None, description="Broker host; MQTT is off when unset.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port.")
+
+
+class DashboardSection(Section):
+    host: str = Field("127.0.0.1", description="Address the dashboard binds to (loopback unless a password is set).")
+    port: int = Field(8080, ge=1, le=65535, description="Dashboard TCP port.")
+
+
+class LoggingSection(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+
+
+class SimulatorSection(Section):
+    drink_interval_s: float = Field(60.0, ge=5, le=3600,
+                                    description="In simulate mode the person drinks or refills at least this often.")
+    seed: int = Field(1, description="Seed of the simulated scenario.")
+
+
+class Config(Section):
+    device: DeviceSection = Field(default_factory=DeviceSection, description="This device.")
+    bottle: BottleSection = Field(default_factory=BottleSection, description="The HX711 bottle scale.")
+    mqtt: MqttSection = Field(default_factory=MqttSection, description="MQTT and Home Assistant.")
+    dashboard: DashboardSection = Field(default_factory=DashboardSection, description="The local web dashboard.")
+    logging: LoggingSection = Field(default_factory=LoggingSection, description="Logging.")
+    simulator: SimulatorSection = Field(default_factory=SimulatorSection, description="Simulated sensors.")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The configured time zone as a ZoneInfo."""
+        name = self.device.timezone
+        if name == "localtime":
+            return _local_zone()
+        return ZoneInfo(name)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.device.data_dir).expanduser()
+
+
+def _local_zone() -> ZoneInfo:
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz:
+        try:
+            return ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    try:
+        return ZoneInfo.from_file(open("/etc/localtime", "rb"), key="localtime")
+    except OSError:
+        return ZoneInfo("UTC")
+
+
+def search_paths() -> list[Path]:
+    """Where a config file is looked for when ``--config`` is not given, in order."""
+    paths = []
+    if os.environ.get("CRAMPWATCH_CONFIG"):
+        paths.append(Path(os.environ["CRAMPWATCH_CONFIG"]))
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    paths.append(Path(xdg) / "crampwatch" / "config.toml")
+    paths.append(Path("/etc/crampwatch/config.toml"))
+    return paths
+
+
+def find_config(explicit: str | os.PathLike | None) -> Path | None:
+    """The file to load: the explicit one (which must exist), else the first that exists."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found", [f"{path}: file not found"])
+        return path
+    for path in search_paths():
+        if path.is_file():
+            return path
+    return None
+
+
+def load_config(explicit: str | os.PathLike | None = None, overrides: dict[str, Any] | None = None) -> tuple[Config, Path | None]:
+    """Load and validate the configuration; raise ConfigError listing every problem."""
+    path = find_config(explicit)
+    data: dict[str, Any] = {}
+    text = ""
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}", [f"{path}: cannot read: {exc}"]) from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}", [f"{path}: invalid TOML: {exc}"]) from None
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(data, dotted, value)
+    return validate_config(data, path, text), path
+
+
+def validate_config(data: dict[str, Any], path: Path | None = None, text: str = "") -> Config:
+    """Validate a parsed TOML document; ConfigError names each key path and line."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(err, path, text) for err in exc.errors()]
+        where = str(path) if path else "configuration"
+        raise ConfigError(f"{where}: {len(problems)} problem(s)\n  " + "\n  ".join(problems), problems) from None
+
+
+def _describe(err: dict, path: Path | None, text: str) -> str:
+    loc = [str(p) for p in err["loc"]]
+    key = ".".join(loc) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        allowed = ", ".join(sorted(parent.model_fields)) if parent else ""
+        msg = f"unknown key; allowed here: {allowed}"
+    else:
+        msg = err["msg"].removeprefix("Value error, ")
+        if "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):
+            msg += f" (got {err['input']!r})"
+    line = _line_of(text, loc) if text else None
+    where = f"{path}:{line}: " if path and line else (f"{path}: " if path else "")
+    return f"{where}{key}: {msg}"
+
+
+def _model_at(loc: list[str]):
+    model: Any = Config
+    for part in loc:
+        field = model.model_fields.get(part)
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return None
+        model = field.annotation
+    return model
+
+
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """Line number of a key path in a TOML text (tables and dotted keys; best effort)."""
+    table: list[str] = []
+    header = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\s\"]+?)\s*\]\s*(#.*)?$")
+    assign = re.compile(r"^\s*([A-Za-z0-9_.\-\"]+)\s*=")
+    table_line = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        m = header.match(line)
+        if m:
+            table = [p.strip().strip('"') for p in m.group(1).split(".")]
+            if table == loc:
+                table_line = number
+            continue
+        m = assign.match(line)
+        if m and table + [p.strip('"') for p in m.group(1).split(".")] == loc:
+            return number
+    return table_line
+
+
+def _set_dotted(data: dict, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        data = data.setdefault(part, {})
+    data[parts[-1]] = value
+
+
+def effective_toml(config: Config) -> str:
+    """The effective configuration as TOML (what ``check-config`` prints)."""
+    import tomli_w
+
+    return tomli_w.dumps(config.model_dump(mode="json", exclude_none=True))
+
+
+def reference_markdown() -> str:
+    """A Markdown table of every setting, its default and its meaning."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    defaults = Config().model_dump(mode="json")
+    for section, field in Config.model_fields.items():
+        model = field.annotation
+        for name, sub in model.model_fields.items():
+            default = defaults[section].get(name)
+            if section == "device" and name == "data_dir":
+                default = "$STATE_DIRECTORY or ~/.local/state/crampwatch"
+            rows.append(f"| `{section}.{name}` | `{default!r}` | {sub.description} |".replace("`None`", "unset"))
+    return "\n".join(rows)

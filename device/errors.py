@@ -1,0 +1,63 @@
+"""Every exception and warning crampwatch raises, in one small tree.
+
+No logic lives here. Each leaf also inherits the builtin it most resembles, so code
+that does not know crampwatch can still catch it (``except TimeoutError``).
+Recoverable sensor glitches are *warnings* and become health, never crashes.
+"""
+
+
+class CrampwatchError(Exception):
+    """Base of every error crampwatch raises on purpose."""
+
+
+# --- configuration ----------------------------------------------------------
+class ConfigError(CrampwatchError, ValueError):
+    """The configuration file or a setting is invalid; ``problems`` lists each one."""
+
+    def __init__(self, message, problems=()):
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+# --- sensors ----------------------------------------------------------------
+class SensorError(CrampwatchError, OSError):
+    """A sensor could not be read."""
+
+
+class SensorTimeout(SensorError, TimeoutError):
+    """A sensor did not produce data in time (HX711 DOUT never went low)."""
+
+
+class SensorNotFound(SensorError):
+    """The chip at the configured address or pins is not the one expected."""
+
+
+class SensorBusError(SensorError):
+    """The bus kept failing (I2C errno 121 with loose wires) after retries."""
+
+
+# --- input data -------------------------------------------------------------
+class TraceError(CrampwatchError, ValueError):
+    """A recorded trace file is missing, has wrong columns or an unparseable row."""
+
+
+# --- storage ----------------------------------------------------------------
+class StorageError(CrampwatchError, RuntimeError):
+    """The database cannot be opened, migrated or written."""
+
+
+class SchemaTooNew(StorageError):
+    """The database was written by a newer crampwatch than this one."""
+
+
+# --- warnings ---------------------------------------------------------------
+class CrampwatchWarning(Warning):
+    """Base of crampwatch's warnings."""
+
+
+class SensorGlitch(CrampwatchWarning):
+    """A single bad reading (saturation, clock stretched too long); it was dropped."""
+
+
+class PinFactoryFallback(CrampwatchWarning):
+    """The preferred GPIO backend was not available and another one is used."""

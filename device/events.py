@@ -1,0 +1,132 @@
+"""The events crampwatch records: one frozen dataclass per type, one JSON form.
+
+An event's JSON form (``to_dict``) is the contract of DESIGN.md: ``type`` first, times
+in Unix seconds, extra keys allowed. Its ``id`` is derived from its type and the time
+that defines it, so detecting the same event again after a restart gives the same id
+and the store keeps one copy.
+
+>>> Drink(t=1764060312.4, ml=152.0).to_dict()
+{'type': 'drink', 't': 1764060312.4, 'ml': 152.0}
+>>> Drink(t=1764060312.4, ml=152.0).id
+'drink-1764060312400'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+_REGISTRY: dict[str, type[Event]] = {}
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event; subclasses set ``type`` and the field that times them."""
+
+    type: ClassVar[str] = ""
+    time_field: ClassVar[str] = "t"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.type:
+            _REGISTRY[cls.type] = cls
+
+    @property
+    def time(self) -> float:
+        """The moment that identifies this event (``t`` or ``start``)."""
+        return getattr(self, self.time_field)
+
+    @property
+    def id(self) -> str:
+        """Stable, unique id: the type and the defining time in milliseconds."""
+        return f"{self.type}-{round(self.time * 1000)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of DESIGN.md (without ``id``; the store and MQTT add it)."""
+        out: dict[str, Any] = {"type": self.type}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.default is None:
+                continue  # optional extras are omitted when unknown
+            out[f.name] = _round(value)
+        return out
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Event:
+        """Rebuild an event from its JSON form; unknown extra keys are ignored."""
+        try:
+            cls = _REGISTRY[data["type"]]
+        except KeyError:
+            raise ValueError(f"unknown event type {data.get('type')!r}") from None
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _round(value):
+    if isinstance(value, float):
+        return round(value, 3)
+    return value
+
+
+@dataclass(frozen=True)
+class Drink(Event):
+    """The bottle came back lighter: ``ml`` were drunk (positive)."""
+
+    type: ClassVar[str] = "drink"
+    t: float
+    ml: float
+    contents_ml: float | None = None  # what is left in the bottle afterwards
+
+
+@dataclass(frozen=True)
+class Refill(Event):
+    """The bottle came back heavier: ``ml`` were added (positive)."""
+
+    type: ClassVar[str] = "refill"
+    t: float
+    ml: float
+    contents_ml: float | None = None
+
+
+@dataclass(frozen=True)
+class Sleep(Event):
+    """A main sleep period, from falling asleep to the final awakening."""
+
+    type: ClassVar[str] = "sleep"
+    time_field: ClassVar[str] = "start"
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Wake(Event):
+    """An awakening of at least 60 s inside a sleep period."""
+
+    type: ClassVar[str] = "wake"
+    time_field: ClassVar[str] = "start"
+    start: float
+    end: float
+    bed_exit: bool
+    cramp: bool
+    score: float
+
+
+@dataclass(frozen=True)
+class CrampLog(Event):
+    """The user said they had a cramp: by the bedside button, the dashboard or MQTT.
+
+    ``wake_id`` names the wake it confirms (or denies, with ``confirmed`` false);
+    without it the cramp is recorded at ``t``.
+    """
+
+    type: ClassVar[str] = "cramp"
+    t: float
+    confirmed: bool = True
+    wake_id: str | None = None
+    source: str | None = None
+
+
+def event_types() -> list[str]:
+    """Every registered event type name."""
+    return sorted(_REGISTRY)

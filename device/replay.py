@@ -1,0 +1,50 @@
+"""``crampwatch replay``: run a detector over a recorded trace, events as JSON lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+import numpy as np
+
+from device.traces import read_trace
+
+# Feed the detector an hour of samples at a time when showing progress; the result
+# does not depend on the chunking (the detectors guarantee that).
+_PROGRESS_CHUNK_S = 3600.0
+
+
+def replay_bottle(path, out: TextIO, *, density: float = 1.0, progress: bool = False) -> int:
+    """Detect drinks and refills in a ``t,grams`` trace; return the number of events."""
+    from sensors.bottle_detector import BottleDetector
+
+    data = read_trace(path, "bottle")
+    detector = BottleDetector(density_g_per_ml=density)
+    count = 0
+    for t, grams in _chunks(data, progress):
+        count += _emit(detector.feed(t, grams), out)
+    count += _emit(detector.finish(), out)
+    return count
+
+
+def _chunks(data: np.ndarray, progress: bool):
+    t = data[:, 0]
+    if not progress or len(t) == 0:
+        yield t, data[:, 1]
+        return
+    bounds = np.searchsorted(t, np.arange(t[0], t[-1] + _PROGRESS_CHUNK_S, _PROGRESS_CHUNK_S))
+    bounds = np.append(bounds[1:], len(t))
+    start = 0
+    for stop in bounds:
+        if stop > start:
+            yield t[start:stop], data[start:stop, 1]
+            print(f"\rreplay: {100 * stop / len(t):5.1f}%", end="", file=sys.stderr, flush=True)
+        start = stop
+    print(file=sys.stderr)
+
+
+def _emit(events, out: TextIO) -> int:
+    for event in events:
+        out.write(json.dumps({**event.to_dict(), "id": event.id}) + "\n")
+    return len(events)

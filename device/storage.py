@@ -1,0 +1,177 @@
+"""Durable storage: one SQLite database in the data directory, WAL, versioned schema.
+
+The store is the source of truth. An event is committed here before anything else
+(MQTT, the dashboard, reminders) sees it, and its stable id makes a second insert of
+the same event a no-op, so re-detection after a crash never duplicates it.
+
+>>> store = Store(":memory:")
+>>> store.add_event(Drink(t=1764060312.4, ml=152.0))
+True
+>>> store.add_event(Drink(t=1764060312.4, ml=152.0))
+False
+>>> [e["id"] for e in store.events()]
+['drink-1764060312400']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from device.errors import SchemaTooNew, StorageError
+from device.events import Drink, Event  # noqa: F401  (Drink is used by the doctest)
+from device.migrations import MIGRATIONS
+
+DB_NAME = "crampwatch.sqlite3"
+
+
+class Store:
+    """The SQLite database; safe to share between threads (one writer lock).
+
+    ``path`` is a database file, a data directory (the file is created inside it) or
+    ``":memory:"``.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, clock: Callable[[], float] = time.time):
+        path = str(path)
+        if path != ":memory:" and (os.path.isdir(path) or not path.endswith((".sqlite3", ".db"))):
+            os.makedirs(path, exist_ok=True)
+            path = os.path.join(path, DB_NAME)
+        self.path = path
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed event survives a power cut, not only a crash. Events are
+            # rare (a few hundred a day), so the extra fsync costs nothing noticeable.
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{path}: cannot open database: {exc}") from exc
+
+    # -- schema -------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self.schema_version
+            if version > len(MIGRATIONS):
+                raise SchemaTooNew(
+                    f"{self.path}: schema version {version} is newer than this crampwatch knows "
+                    f"({len(MIGRATIONS)}); upgrade crampwatch")
+            for number in range(version, len(MIGRATIONS)):
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in MIGRATIONS[number].split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {number + 1}")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- events -------------------------------------------------------------
+    def subscribe(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``listener(event_dict)`` after each newly committed event (fan-out)."""
+        self._listeners.append(listener)
+
+    def add_event(self, event: Event) -> bool:
+        """Commit an event; True if it was new, False if its id was already stored."""
+        return bool(self.add_events([event]))
+
+    def add_events(self, events: Iterable[Event]) -> list[dict[str, Any]]:
+        """Commit several events in one transaction; return the new ones as dicts."""
+        rows = []
+        now = self._clock()
+        for event in events:
+            data = {"id": event.id, **event.to_dict()}
+            rows.append((event.id, event.type, event.time, json.dumps(data), now, data))
+        new = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for row in rows:
+                    cur = self._db.execute(
+                        "INSERT OR IGNORE INTO events (id, type, t, payload, recorded_at) VALUES (?,?,?,?,?)",
+                        row[:5])
+                    if cur.rowcount:
+                        new.append(row[5])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        for data in new:
+            for listener in list(self._listeners):
+                listener(data)
+        return new
+
+    def events(self, types: Iterable[str] | None = None, since: float | None = None,
+               until: float | None = None) -> Iterator[dict[str, Any]]:
+        """Stored events as dicts (with ``id`` and ``type``), in time order."""
+        sql = "SELECT payload FROM events WHERE 1=1"
+        args: list[Any] = []
+        if types:
+            types = list(types)
+            sql += f" AND type IN ({','.join('?' * len(types))})"
+            args += types
+        if since is not None:
+            sql += " AND t >= ?"
+            args.append(since)
+        if until is not None:
+            sql += " AND t < ?"
+            args.append(until)
+        sql += " ORDER BY t, id"
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        for (payload,) in rows:
+            yield json.loads(payload)
+
+    def count_events(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    # -- settings -----------------------------------------------------------
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO settings (key, value, updated_at) VALUES (?,?,?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (key, json.dumps(value), self._clock()))
+
+    def integrity_ok(self) -> bool:
+        with self._lock:
+            return self._db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+
+
+def open_store(data_dir: str | os.PathLike) -> Store:
+    """Open (creating if needed) the store in a data directory."""
+    return Store(Path(data_dir))

@@ -1,0 +1,111 @@
+"""Reading and writing the recorded-trace CSV files of DESIGN.md.
+
+``t,grams`` (bottle), ``t,x,y,z`` (bed) and ``t,count`` (activity counts), with a
+header row. Reading is fast (numpy parses the numbers in one pass) and, when a row is
+bad, slow and exact: the error names the file, the line and what is wrong.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from device.errors import TraceError
+
+COLUMNS = {
+    "bottle": ("t", "grams"),
+    "bed": ("t", "x", "y", "z"),
+    "counts": ("t", "count"),
+}
+
+
+def read_trace(path: str | os.PathLike, kind: str) -> np.ndarray:
+    """Read a trace into a float64 array of shape (rows, columns).
+
+    Raises TraceError naming the file and line for a missing file, wrong header,
+    wrong column count, unparseable number or time going backwards. ``counts`` rows
+    may have an empty or NaN count (a missing epoch); other kinds may not.
+    """
+    columns = COLUMNS[kind]
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TraceError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise TraceError(f"{path}: is a directory, not a trace file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TraceError(f"{path}: cannot read: {exc}") from None
+    lines = text.splitlines()
+    if not lines:
+        raise TraceError(f"{path}:1: empty file; expected header {','.join(columns)}")
+    header = tuple(c.strip().lower() for c in lines[0].lstrip("\ufeff").split(","))
+    if header != columns:
+        raise TraceError(f"{path}:1: header is {','.join(header)!r}; expected {','.join(columns)!r}")
+    body = [line for line in lines[1:]]
+    while body and not body[-1].strip():
+        body.pop()
+    if not body:
+        return np.empty((0, len(columns)))
+    data = _fast_parse(text, len(columns))
+    if data is None:
+        data = _slow_parse(path, body, len(columns), allow_missing=(kind == "counts"))
+    _check_times(path, data[:, 0], allow_nan_values=(kind == "counts"), values=data[:, 1:])
+    return data
+
+
+def _fast_parse(text: str, ncols: int) -> np.ndarray | None:
+    """numpy's C parser for the common, clean case; None sends us to the exact one."""
+    try:
+        data = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, ndmin=2, dtype=np.float64)
+    except ValueError:
+        return None
+    if data.shape[1] != ncols:
+        return None
+    return data
+
+
+def _slow_parse(path: Path, body: list[str], ncols: int, allow_missing: bool) -> np.ndarray:
+    out = np.empty((len(body), ncols))
+    for index, line in enumerate(body):
+        number = index + 2
+        fields = line.split(",")
+        if len(fields) != ncols:
+            raise TraceError(f"{path}:{number}: expected {ncols} columns, found {len(fields)}: {line[:60]!r}")
+        for col, field in enumerate(fields):
+            field = field.strip()
+            if allow_missing and col == ncols - 1 and field in ("", "nan", "NaN", "NA"):
+                out[index, col] = math.nan
+                continue
+            try:
+                out[index, col] = float(field)
+            except ValueError:
+                raise TraceError(f"{path}:{number}: column {col + 1} is not a number: {field[:30]!r}") from None
+    return out
+
+
+def _check_times(path: Path, t: np.ndarray, *, allow_nan_values: bool, values: np.ndarray) -> None:
+    bad = ~np.isfinite(t)
+    if not allow_nan_values:
+        bad |= ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise TraceError(f"{path}:{row + 2}: not a finite number")
+    back = np.diff(t) <= 0
+    if back.any():
+        row = int(np.argmax(back)) + 1
+        raise TraceError(f"{path}:{row + 2}: time {t[row]!r} does not increase (previous {t[row - 1]!r})")
+
+
+def write_trace(path: str | os.PathLike, kind: str, data: np.ndarray, decimals: tuple[int, ...] | None = None) -> Path:
+    """Write a trace with its header; ``decimals`` per column (default 3 for t, 4 else)."""
+    columns = COLUMNS[kind]
+    decimals = decimals or (3,) + (4,) * (len(columns) - 1)
+    path = Path(path)
+    fmt = ",".join(f"%.{d}f" for d in decimals)
+    np.savetxt(path, data, fmt=fmt, delimiter=",", header=",".join(columns), comments="")
+    return path
