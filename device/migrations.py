@@ -1,7 +1,8 @@
 """The database schema, as an ordered list of migrations.
 
 ``PRAGMA user_version`` holds the number of migrations applied. Add a migration by
-appending to ``MIGRATIONS``; never edit one that has shipped.
+appending to ``MIGRATIONS``; never edit one that has shipped. Statements are
+split on ``;``, so none may contain a semicolon of its own (no triggers).
 """
 
 MIGRATIONS: list[str] = [

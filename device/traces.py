@@ -98,7 +98,7 @@ def _check_times(path: Path, t: np.ndarray, *, allow_nan_values: bool, values: n
     back = np.diff(t) <= 0
     if back.any():
         row = int(np.argmax(back)) + 1
-        raise TraceError(f"{path}:{row + 2}: time {t[row]!r} does not increase (previous {t[row - 1]!r})")
+        raise TraceError(f"{path}:{row + 2}: time {float(t[row])!r} does not increase (previous {float(t[row - 1])!r})")
 
 
 def write_trace(path: str | os.PathLike, kind: str, data: np.ndarray, decimals: tuple[int, ...] | None = None) -> Path:

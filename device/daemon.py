@@ -1,0 +1,133 @@
+"""The daemon: a list of named start steps, stopped in reverse order.
+
+``crampwatch run`` and ``crampwatch demo`` build a :class:`Daemon`, start it, wait
+for SIGTERM/SIGINT (or a duration), and stop it. Nothing here is module-level state.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+
+from device.config import Config
+from device.health import Health
+from device.logs import setup_logging
+from device.storage import Store
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    """Everything that runs: storage, sensors, (later) MQTT, reminders, dashboard.
+
+    >>> from device.config import Config
+    >>> d = Daemon(Config.model_validate({"device": {"data_dir": ":memory:"}}), simulate=True)
+    >>> [name for name, _start, _stop in d.steps]
+    ['storage', 'bottle']
+    """
+
+    def __init__(self, config: Config, *, simulate: bool = False, hardware=None):
+        self.config = config
+        self.simulate = simulate
+        self.health = Health()
+        self.stop_event = threading.Event()
+        self.store: Store | None = None
+        self.bottle = None
+        self._hardware = hardware
+        self._stops: list[tuple[str, Callable[[], None]]] = []
+        self.steps: list[tuple[str, Callable[[], None], Callable[[], None]]] = [
+            ("storage", self._start_storage, self._stop_storage),
+            ("bottle", self._start_bottle, self._stop_bottle),
+        ]
+
+    # -- lifecycle ----------------------------------------------------------------
+    def start(self) -> None:
+        for name, start, stop in self.steps:
+            log.debug("starting %s", name)
+            try:
+                start()
+            except Exception:
+                self.stop()
+                raise
+            self._stops.append((name, stop))
+        log.info("crampwatch running (%s sensors, data in %s)",
+                 "simulated" if self.simulate else "hardware", self.store.path)
+
+    def stop(self) -> None:
+        """Stop every started step in reverse order; safe to call twice."""
+        self.stop_event.set()
+        while self._stops:
+            name, stop = self._stops.pop()
+            log.debug("stopping %s", name)
+            try:
+                stop()
+            except Exception:  # one broken step must not keep the others running
+                log.exception("error while stopping %s", name)
+
+    def wait(self, duration: float | None = None) -> None:
+        deadline = None if duration is None else time.monotonic() + duration
+        while not self.stop_event.is_set():
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                break
+            self.stop_event.wait(1.0 if remaining is None else min(1.0, remaining))
+
+    # -- steps --------------------------------------------------------------------
+    def _start_storage(self) -> None:
+        data_dir = self.config.device.data_dir
+        self.store = Store(data_dir if data_dir == ":memory:" else self.config.data_path)
+        self.health.set("storage", "ok", self.store.path)
+
+    def _stop_storage(self) -> None:
+        self.store.close()
+
+    def _start_bottle(self) -> None:
+        if not self.config.bottle.enabled:
+            self.health.set("bottle", "off", "disabled in the configuration")
+            return
+        from device.bottle_worker import BottleWorker
+        from device.hardware import bottle_hardware
+        from sensors.bottle_detector import BottleDetector
+
+        hardware = self._hardware or bottle_hardware(self.config, simulate=self.simulate)
+        self._hardware = hardware
+        calibration = hardware.calibration(self.store)
+        self.bottle = BottleWorker(
+            hardware.open_driver, BottleDetector(density_g_per_ml=self.config.bottle.density_g_per_ml),
+            self.store, self.health, calibration=lambda: calibration, rate_hz=self.config.bottle.rate_hz)
+        self.bottle.start()
+
+    def _stop_bottle(self) -> None:
+        if self.bottle is not None:
+            self.bottle.stop()
+        if self._hardware is not None:
+            self._hardware.close()
+
+
+def run_daemon(config: Config, *, simulate: bool = False, duration: float | None = None) -> int:
+    """Run until SIGTERM/SIGINT (or ``duration`` seconds); return the exit status."""
+    setup_logging(config.logging.level)
+    daemon = Daemon(config, simulate=simulate)
+    stop = lambda signum, frame: daemon.stop_event.set()  # noqa: E731
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        daemon.start()
+        daemon.wait(duration)
+    finally:
+        daemon.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("crampwatch stopped")
+    return 0
+
+
+def run_demo(config: Config, *, duration: float | None = None) -> int:
+    """The daemon on simulated sensors with a throwaway data directory."""
+    with tempfile.TemporaryDirectory(prefix="crampwatch-demo-") as tmp:
+        config = config.model_copy(update={"device": config.device.model_copy(update={"data_dir": tmp})})
+        print(f"crampwatch demo: simulated bottle, data in {tmp} (deleted on exit); Ctrl-C to stop", flush=True)
+        return run_daemon(config, simulate=True, duration=duration)
