@@ -85,3 +85,10 @@ def test_reference_lists_every_setting():
     for section, field in Config.model_fields.items():
         for name in field.annotation.model_fields:
             assert f"`{section}.{name}`" in text
+
+
+def test_readme_configuration_reference_is_current():
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert reference_markdown() in readme, "regenerate README's reference: crampwatch check-config --reference"
