@@ -1,0 +1,411 @@
+"""The bottle detector: load-cell samples in, drinks and refills out.
+
+Pure signal processing (no I/O; time comes from the samples). Feed it chunks of any size
+(one sample at a time from the live scale, or a whole recorded day at once); the events
+do not depend on how the trace was cut into chunks.
+
+>>> import numpy as np
+>>> t = np.arange(0, 400, 0.1)
+>>> g = np.where(t < 100, 800.0, 0.0)              # a bottle of 800 g, lifted at 100 s
+>>> g[t >= 110] = 650.0                              # ... back 150 g lighter at 110 s
+>>> det = BottleDetector()
+>>> events = det.feed(t, g) + det.finish()
+>>> [(type(e).__name__, round(e.t, 1), round(e.ml)) for e in events]
+[('Drink', 110.0, 150)]
+
+How it works. A 5-sample running median removes spikes. A sample is "at rest" when the
+filtered readings of the last ``stable_window_s`` stay within ``stable_tol_g``; runs of
+rest are cut into pieces of ``piece_s`` whose level is the median of their last few
+seconds. A small state machine then walks the pieces and the unrest gaps between them:
+a piece near the tracked zero (or a gap that dips to it) means the bottle is off the
+scale; the first loaded piece after that is the bottle back, at rest at the start of its
+run (the event's ``t``). The event's volume is the settled level before the lift minus
+the settled level ``settle_s`` after the return (so creep has died away), corrected by the
+zero drift seen while the bottle was away. Levels that differ from the bottle without a
+lift (a phone on the cap, a hand pressing) are ignored unless they last ``persist_s``;
+a lower level just after the return means a hand was still on the bottle, so the rest
+starts again there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from device.events import Drink, Refill
+from sensors.weight_filter import Median5, RestMask
+
+__all__ = ["BottleDetector", "BottleParams", "BottleState"]
+
+
+@dataclass(frozen=True)
+class BottleParams:
+    """Every threshold of the detector, with why it has its value."""
+
+    # A rest is this long a stretch of readings within stable_tol_g: longer than the
+    # ringing after a bottle is put down, shorter than the empty stretch of a quick sip.
+    stable_window_s: float = 1.0
+    # Range allowed inside a rest window: above the range of 0.3-1 g noise after the
+    # median (about 3 g at 80 Hz) plus creep, below any handling transient or object.
+    stable_tol_g: float = 5.0
+    # A rest run is reported to the state machine in pieces of this length, so that long
+    # rests still update the tracked zero and bottle level and pending events get emitted.
+    piece_s: float = 5.0
+    # A piece's level is the median of its last level_s seconds (noise down to ~0.1 g)...
+    level_s: float = 3.0
+    # ...leaving out the last end_margin_s, where a hand may already touch the bottle.
+    end_margin_s: float = 0.5
+    # A level this close to the tracked zero is an empty scale (zero drift is a few g;
+    # the lightest bottle with nothing in it weighs more).
+    empty_tol_g: float = 25.0
+    # Two rest levels this close are the same load: creep (<= 3 g) plus noise, while
+    # objects and hands change the load by more.
+    same_tol_g: float = 5.0
+    # The volume is measured this long after the bottle came to rest: load-cell creep
+    # (0.5-3 g, time constant of seconds to tens of seconds) has died away by then.
+    settle_s: float = 45.0
+    # A lower level right after the return must last this long to be taken as the
+    # bottle at rest (the hand let go) rather than a wobble.
+    rebase_min_s: float = 2.0
+    # A different level that lasts this long without a lift becomes the new bottle level
+    # silently (objects rest on the bottle for up to about a minute).
+    persist_s: float = 150.0
+    # The zero before a carry is read this long after the lift, once the unloaded cell
+    # has recovered from creep; its change over the carry corrects the volume.
+    zero_settle_s: float = 30.0
+    # Net changes below this are no event: the contract reports every change >= 10 mL
+    # and none under about 8 mL; level errors are well under 1 g.
+    min_event_ml: float = 9.0
+    # A jump in the sample times longer than this is missing data: the bottle may have
+    # been lifted meanwhile, so it is treated like a lift.
+    gap_s: float = 2.0
+    # The zero assumed until the empty scale is seen (traces are calibrated net weight).
+    initial_zero_g: float = 0.0
+    # Weight of the empty bottle, if known: events and state then carry the contents.
+    tare_g: float | None = None
+    # Samples used to measure the sample rate at the start (median of their intervals).
+    rate_samples: int = 9
+
+
+@dataclass(frozen=True)
+class BottleState:
+    """What the detector knows now."""
+
+    present: bool  # the bottle is on the scale
+    bottle_g: float | None  # settled weight on the scale (bottle and contents), zero removed
+    contents_g: float | None  # bottle_g less the tare, when the tare is known
+    zero_g: float  # tracked empty-scale reading
+    settled: bool  # the reading is at rest and no event is pending
+    last_t: float | None  # time of the last sample fed
+
+
+class _Tracker:
+    """The state machine over rest pieces and unrest gaps (see the module docstring)."""
+
+    def __init__(self, p: BottleParams, density: float):
+        self.p = p
+        self.density = density
+        self.events: list = []
+        self.mode = "unknown"  # unknown | present | away | returned
+        self.zero = p.initial_zero_g
+        self.base: float | None = None  # bottle level on the scale (raw reading)
+        self.before: float | None = None  # bottle level before the current lift
+        self.rest_t = 0.0  # when the returned bottle came to rest
+        self.away_t0 = 0.0
+        self.zero_first: float | None = None
+        self.zero_first_final = False
+        self.zero_last: float | None = None
+        self.alt_level: float | None = None  # a different level without a lift ...
+        self.alt_t0 = 0.0  # ... since when
+
+    # -- inputs ---------------------------------------------------------------------
+    def piece(self, level: float, t_end: float, rest_t: float) -> None:
+        if level - self.zero <= self.p.empty_tol_g:
+            self._empty(level, t_end, rest_t)
+        else:
+            self._loaded(level, t_end, rest_t)
+
+    def gap(self, t0: float, fmin: float, data_gap: bool) -> None:
+        if self.mode in ("present", "returned") and (
+            data_gap or fmin - self.zero <= self.p.empty_tol_g
+        ):
+            self._lift(t0)
+
+    def finish(self) -> None:
+        if self.mode == "returned":
+            self._emit()
+
+    # -- transitions ----------------------------------------------------------------
+    def _empty(self, level: float, t_end: float, rest_t: float) -> None:
+        if self.mode in ("present", "returned"):
+            self._lift(rest_t)
+        elif self.mode == "unknown":
+            self.mode = "away"
+            self.before = None
+            self.away_t0 = rest_t
+        self.zero = level
+        if not self.zero_first_final:
+            self.zero_first = level
+            self.zero_first_final = t_end >= self.away_t0 + self.p.zero_settle_s
+        self.zero_last = level
+
+    def _lift(self, t: float) -> None:
+        if self.mode == "returned":
+            self._emit()
+        self.before = self.base
+        self.mode = "away"
+        self.away_t0 = t
+        self.zero_first = self.zero_last = None
+        self.zero_first_final = False
+        self.alt_level = None
+
+    def _loaded(self, level: float, t_end: float, rest_t: float) -> None:
+        p = self.p
+        if self.mode == "unknown":
+            self.mode, self.base = "present", level
+            return
+        if self.mode == "away":
+            self.mode, self.base, self.rest_t = "returned", level, rest_t
+            self.alt_level = None
+        elif abs(level - self.base) <= p.same_tol_g:
+            self.base = level
+            self.alt_level = None
+        elif (
+            self.mode == "returned"
+            and level < self.base
+            and t_end - rest_t >= p.rebase_min_s
+        ):
+            # the first rest was a hand still pressing: the bottle rests from here
+            self.base, self.rest_t = level, rest_t
+            self.alt_level = None
+        else:
+            if self.alt_level is None or abs(level - self.alt_level) > p.same_tol_g:
+                self.alt_t0 = rest_t
+            self.alt_level = level
+            if t_end - self.alt_t0 >= p.persist_s:
+                self.base = level  # something stays on the bottle: its new level
+                self.alt_level = None
+            return
+        if self.mode == "returned" and t_end - self.rest_t >= p.settle_s:
+            self._emit()
+
+    def _emit(self) -> None:
+        self.mode = "present"
+        if self.before is None or self.base is None:
+            return
+        net = self.before - self.base
+        if self.zero_first is not None and self.zero_last is not None:
+            net += self.zero_last - self.zero_first
+        ml = abs(net) / self.density
+        if ml < self.p.min_event_ml:
+            return
+        contents = None
+        if self.p.tare_g is not None:
+            contents = round((self.base - self.zero - self.p.tare_g) / self.density, 1)
+        cls = Drink if net > 0 else Refill
+        self.events.append(cls(t=self.rest_t, ml=round(ml, 1), contents_ml=contents))
+
+
+class BottleDetector:
+    """Turns a stream of ``(t, grams)`` samples into :class:`Drink` and :class:`Refill`.
+
+    ``feed`` takes any chunk (times increasing, any rate from 1 to 80 Hz) and returns the
+    events that became certain; ``finish`` ends the trace. An event's ``t`` is when the
+    bottle came to rest back on the scale; it is emitted once its volume has settled
+    (up to ``settle_s`` later), or at the next lift.
+
+    >>> det = BottleDetector(density_g_per_ml=1.0)
+    >>> det.feed(np.arange(0, 60, 0.1), np.full(600, 512.0))
+    []
+    >>> det.state.present, round(det.state.bottle_g)
+    (True, 512)
+    """
+
+    def __init__(self, *, density_g_per_ml: float = 1.0, params: BottleParams | None = None):
+        if not density_g_per_ml > 0:
+            raise ValueError("density_g_per_ml must be positive")
+        self.params = params or BottleParams()
+        self.density = float(density_g_per_ml)
+        self._tracker = _Tracker(self.params, self.density)
+        self._head_t: list[np.ndarray] = []  # samples held until the rate is known
+        self._head_g: list[np.ndarray] = []
+        self._ready = False
+        self._finished = False
+        self._last_t: float | None = None
+
+    # -- public API -----------------------------------------------------------------
+    def feed(self, t, grams) -> list:
+        """Process a chunk of samples; return the events completed by it."""
+        if self._finished:
+            raise RuntimeError("feed() after finish()")
+        t = np.asarray(t, dtype=float).ravel()
+        g = np.asarray(grams, dtype=float).ravel()
+        if t.shape != g.shape:
+            raise ValueError("t and grams must have the same length")
+        if len(t) == 0:
+            return []
+        self._last_t = float(t[-1])
+        if not self._ready:
+            self._head_t.append(t)
+            self._head_g.append(g)
+            if sum(len(x) for x in self._head_t) < self.params.rate_samples:
+                return []
+            t = np.concatenate(self._head_t)
+            g = np.concatenate(self._head_g)
+            self._head_t = self._head_g = []
+            self._setup(t)
+        self._process(*self._median.push(t, g))
+        return self._take()
+
+    def finish(self) -> list:
+        """End of the trace: close the open rest or gap and emit what is pending."""
+        if self._finished:
+            return []
+        self._finished = True
+        if not self._ready:
+            if not self._head_t:
+                return []
+            t = np.concatenate(self._head_t)
+            g = np.concatenate(self._head_g)
+            self._setup(t)
+            self._process(*self._median.push(t, g))
+        self._process(*self._median.flush())
+        self._close_run(self._n)
+        self._tracker.finish()
+        return self._take()
+
+    @property
+    def state(self) -> BottleState:
+        tr = self._tracker
+        present = tr.mode in ("present", "returned")
+        bottle = tr.base - tr.zero if present and tr.base is not None else None
+        contents = None
+        if bottle is not None and self.params.tare_g is not None:
+            contents = bottle - self.params.tare_g
+        settled = bool(self._ready and self._in_rest and tr.mode in ("present", "away"))
+        return BottleState(
+            present=present,
+            bottle_g=bottle,
+            contents_g=contents,
+            zero_g=tr.zero,
+            settled=settled,
+            last_t=self._last_t,
+        )
+
+    # -- streaming segmentation -----------------------------------------------------
+    def _setup(self, t: np.ndarray) -> None:
+        p = self.params
+        n = min(len(t), max(2, p.rate_samples))
+        dts = np.diff(t[:n])
+        dts = dts[dts > 0]
+        dt = float(np.median(dts)) if len(dts) else 1.0
+        rate = 1.0 / dt
+        self._w = max(3, round(p.stable_window_s * rate))
+        self._piece = max(1, round(p.piece_s * rate))
+        self._lvl = max(1, min(self._piece, round(p.level_s * rate)))
+        self._margin = max(0, round(p.end_margin_s * rate))
+        self._median = Median5()
+        self._mask = RestMask(self._w, p.stable_tol_g, max(p.gap_s, 3 * dt))
+        self._keep = self._piece + self._lvl + self._margin + self._w + 8
+        self._ht = np.empty(0)  # history of filtered samples: times ...
+        self._hf = np.empty(0)  # ... and readings
+        self._h0 = 0  # global index of _hf[0]
+        self._n = 0  # filtered samples seen
+        self._in_rest: bool | None = None
+        self._run_start = 0  # global index of the first sample of the current run
+        self._region = 0  # first sample of the current rest (the window before the run)
+        self._rest_t = 0.0
+        self._ps = 0  # first sample of the current piece
+        self._gmin = np.inf  # current gap: lowest reading ...
+        self._gt0 = 0.0  # ... start time ...
+        self._gdata = False  # ... and whether data are missing in it
+        self._ready = True
+
+    def _process(self, t: np.ndarray, f: np.ndarray) -> None:
+        n = len(f)
+        if n == 0:
+            return
+        rest, gap = self._mask.push(t, f)
+        base = self._n
+        self._ht = np.concatenate((self._ht, t))
+        self._hf = np.concatenate((self._hf, f))
+        self._n += n
+        if n == 1:
+            bounds = [0, 1]
+        else:
+            bounds = [0, *(np.flatnonzero(rest[1:] != rest[:-1]) + 1).tolist(), n]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            r = bool(rest[a])
+            if r != self._in_rest:
+                if self._in_rest is not None:
+                    self._close_run(base + a)
+                self._open_run(r, base + a)
+            if r:
+                self._rest_pieces(base + b)
+            else:
+                seg = f[a:b]
+                self._gmin = min(self._gmin, float(seg.min()))
+                self._gdata = self._gdata or bool(gap[a:b].any())
+        extra = len(self._hf) - self._keep
+        if extra > 0:
+            self._ht, self._hf = self._ht[extra:], self._hf[extra:]
+            self._h0 += extra
+
+    def _open_run(self, rest: bool, start: int) -> None:
+        self._in_rest = rest
+        self._run_start = start
+        if rest:
+            self._region = max(start - self._w + 1, self._h0)
+            self._rest_t = float(self._ht[self._region - self._h0])
+            self._ps = self._region
+        else:
+            self._gmin = np.inf
+            self._gt0 = float(self._ht[start - self._h0])
+            self._gdata = False
+
+    def _rest_pieces(self, end: int) -> None:
+        """Report every complete piece of the current rest up to global index ``end``."""
+        P = self._piece
+        k = (end - self._ps) // P
+        if k <= 0:
+            return
+        ends = self._ps + P * np.arange(1, k + 1) - 1
+        levels = self._levels(ends)
+        t_end = self._ht[ends - self._h0]
+        piece = self._tracker.piece
+        rest_t = self._rest_t
+        for lv, te in zip(levels.tolist(), t_end.tolist()):
+            piece(lv, te, rest_t)
+        self._ps += P * k
+
+    def _levels(self, ends: np.ndarray) -> np.ndarray:
+        """Median of the ``level_s`` before ``end_margin_s`` ahead of each piece end."""
+        hi = ends - self._margin
+        hi = np.where(hi - self._region + 1 >= max(3, self._lvl // 2), hi, ends)
+        lo = np.maximum(hi - self._lvl + 1, self._region)
+        width = int((hi - lo).max()) + 1
+        if np.all(hi - lo + 1 == width):
+            idx = lo[:, None] + np.arange(width) - self._h0
+            return np.median(self._hf[idx], axis=1)
+        return np.array(
+            [np.median(self._hf[a - self._h0 : b - self._h0 + 1]) for a, b in zip(lo, hi)]
+        )
+
+    def _close_run(self, end: int) -> None:
+        """Close the current run, whose last sample is ``end - 1``."""
+        if self._in_rest is None:
+            return
+        if self._in_rest:
+            if self._ps < end:
+                last = np.array([end - 1])
+                lv = float(self._levels(last)[0])
+                self._tracker.piece(lv, float(self._ht[end - 1 - self._h0]), self._rest_t)
+        else:
+            self._tracker.gap(self._gt0, self._gmin, self._gdata)
+        self._in_rest = None
+
+    def _take(self) -> list:
+        out = self._tracker.events
+        self._tracker.events = []
+        return out
