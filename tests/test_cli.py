@@ -1,0 +1,67 @@
+"""The command line as a user runs it: a real subprocess, exit codes, stdout, stderr."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from device.events import Drink, Refill
+from device.storage import Store
+
+
+def crampwatch(*args, input=None, env=None):
+    return subprocess.run([sys.executable, "-m", "device.cli", *map(str, args)], capture_output=True,
+                          text=True, input=input, timeout=120, env=env)
+
+
+def test_check_config_prints_the_effective_configuration(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[device]\nid = "bedroom"\n')
+    run = crampwatch("check-config", "--config", path)
+    assert run.returncode == 0, run.stderr
+    assert 'id = "bedroom"' in run.stdout and "[bottle]" in run.stdout
+
+
+def test_check_config_reports_every_error_and_exits_2(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[bottle]\nrate_hz = 20\nwat = 1\n")
+    run = crampwatch("check-config", "--config", path)
+    assert run.returncode == 2
+    assert f"{path}:2: bottle.rate_hz" in run.stderr and f"{path}:3: bottle.wat: unknown key" in run.stderr
+    assert run.stdout == ""
+
+
+@pytest.mark.parametrize("body, where", [
+    ("t,grams\n1,2\n2,x\n", ":3:"),
+    ("time,grams\n1,2\n", ":1:"),
+    ("t,grams\n1,2\n2,3,4\n", ":3:"),
+])
+def test_replay_bad_input_exits_2_with_one_line_naming_the_line(tmp_path, body, where):
+    path = tmp_path / "bottle.csv"
+    path.write_text(body)
+    run = crampwatch("replay", "bottle", path)
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert len(run.stderr.strip().splitlines()) == 1 and where in run.stderr
+
+
+def test_replay_missing_file_exits_2(tmp_path):
+    run = crampwatch("replay", "bottle", tmp_path / "nope.csv")
+    assert run.returncode == 2 and "no such file" in run.stderr
+
+
+def test_export_prints_stored_events_as_jsonl_and_csv(tmp_path):
+    with Store(tmp_path) as store:
+        store.add_events([Drink(t=1764060312.4, ml=152.0), Refill(t=1764063000.1, ml=480.0)])
+    run = crampwatch("export", "--data-dir", tmp_path, "--format", "jsonl")
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [(e["type"], e["id"], e["ml"]) for e in lines] == [
+        ("drink", "drink-1764060312400", 152.0), ("refill", "refill-1764063000100", 480.0)]
+    run = crampwatch("export", "--data-dir", tmp_path, "--format", "csv", "--type", "refill")
+    assert run.stdout.splitlines() == ["id,type,t,ml", "refill-1764063000100,refill,1764063000.1,480.0"]
+
+
+def test_bad_arguments_exit_2():
+    assert crampwatch("replay", "teapot", "x").returncode == 2
