@@ -235,7 +235,7 @@ def _day(p: Person, rng: random.Random, s: _State) -> Iterator[Action]:
                 s.day, s.drunk = day, 0.0
             f = min(2.0, max(0.5, 1.0 + (expected_by(t_d) - s.drunk) / 350.0))
             yield from _occasion(p, rng, s, t_d, f)
-            t_next = next_drink(t_d)
+            t_next = next_drink(s.t)
         else:
             yield from _nuisance(p, rng, s, t_n, p.awake(t_n))
 

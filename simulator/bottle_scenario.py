@@ -194,6 +194,8 @@ class BottlePlan:
         self._load = 0.0
         self._mt.append(a.t)
         self._mv.append(0.0)
+        self._lift = {"type": "lift", "t": a.t, "t_off": a.t_off, "t_down": None}  # completed by _place
+        self.annotations.append(self._lift)
 
     def _place(self, a: Place) -> None:
         r, p = self._rng, self.person
@@ -221,9 +223,12 @@ class BottlePlan:
         self._mv.append(mass)
         if a.event is not None:
             self._events.append((a.event, a.kind))
-        self.annotations.append({"type": "place" if a.t_up is None else "lift", "t": a.t_up or a.t, "t_down": a.t,
-                                 "t_end": a.t_rest, "kind": a.kind, "net_ml": a.net_ml, "contents_ml": a.contents_ml,
-                                 "hand": a.hand, "offset_g": round(offset, 2), "event": a.event is not None})
+        note = {"t_down": a.t, "t_end": a.t_rest, "kind": a.kind, "net_ml": a.net_ml, "contents_ml": a.contents_ml,
+                "hand": a.hand, "offset_g": round(offset, 2), "event": a.event is not None}
+        if a.t_up is None:
+            self.annotations.append({"type": "place", "t": a.t} | note)
+        else:
+            self._lift.update(note)
 
     def _bump(self, a: Bump) -> None:
         r = self._rng
