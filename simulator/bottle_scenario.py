@@ -286,16 +286,20 @@ class BottlePlan:
             g[idx] += creep[2][k] * np.exp(-(t[idx] - creep[0][k]) / creep[3][k])
         if clean:
             return t, g
-        rel = t - self.start
+        rel, buf = t - self.start, np.empty(n)  # in-place work keeps a day at 80 Hz near 4 arrays
         g += self._drift0
         for a, w, ph in self._drift:
-            g += a * np.sin(w * rel + ph)
+            np.multiply(rel, w, out=buf)
+            buf += ph
+            np.sin(buf, out=buf)
+            buf *= a
+            g += buf
         rng = np.random.default_rng([abs(self.seed), round(rate_hz * 1000), 0 if seed is None else abs(seed) + 1,
                                      round(t0 * 1000) % 2**32])
-        noise = rng.standard_normal(n)
-        noise *= self.noise_sd(rate_hz)
-        g += noise
-        del noise
+        rng.standard_normal(n, out=buf)
+        buf *= self.noise_sd(rate_hz)
+        g += buf
+        del rel, buf
         pos = rng.integers(0, max(n, 1), rng.binomial(n, self.spike_rate))
         mag = np.exp(rng.uniform(math.log(20.0), math.log(5000.0), len(pos))) * rng.choice([-1.0, 1.0], len(pos))
         g[pos] += mag
