@@ -77,6 +77,16 @@ class BottleParams:
     # Net changes below this are no event: the contract reports every change >= 10 mL
     # and none under about 8 mL; level errors are well under 1 g.
     min_event_ml: float = 9.0
+    # A load that leaves the empty scale again within confirm_s, and is lighter than
+    # item_frac of the lightest the bottle has been, was something set down on the empty
+    # scale (keys, a phone) while the bottle was away, not the bottle coming back. A bottle
+    # never weighs less than its tare, and a thing mistaken for it would put two false
+    # events around the real return.
+    confirm_s: float = 90.0
+    item_frac: float = 0.75
+    # An unrest stretch is a lift when this long of it reads the empty scale: shorter
+    # than any lift, longer than a burst of spikes that got past the median.
+    lift_min_s: float = 0.3
     # A jump in the sample times longer than this is missing data: the bottle may have
     # been lifted meanwhile, so it is treated like a lift.
     gap_s: float = 2.0
@@ -107,6 +117,7 @@ class _Tracker:
         self.p = p
         self.density = density
         self.events: list = []
+        self.min_empty = 2  # readings at the zero that make a gap a lift (set per rate)
         self.mode = "unknown"  # unknown | present | away | returned
         self.zero = p.initial_zero_g
         self.base: float | None = None  # bottle level on the scale (raw reading)
@@ -118,6 +129,7 @@ class _Tracker:
         self.zero_last: float | None = None
         self.alt_level: float | None = None  # a different level without a lift ...
         self.alt_t0 = 0.0  # ... since when
+        self.lightest: float | None = None  # lightest settled bottle seen (zero removed)
 
     # -- inputs ---------------------------------------------------------------------
     def piece(self, level: float, t_end: float, rest_t: float) -> None:
@@ -126,10 +138,9 @@ class _Tracker:
         else:
             self._loaded(level, t_end, rest_t)
 
-    def gap(self, t0: float, fmin: float, data_gap: bool) -> None:
-        if self.mode in ("present", "returned") and (
-            data_gap or fmin - self.zero <= self.p.empty_tol_g
-        ):
+    def gap(self, t0: float, n_empty: int, data_gap: bool) -> None:
+        """An unrest stretch from ``t0`` with ``n_empty`` readings at the zero."""
+        if self.mode in ("present", "returned") and (data_gap or n_empty >= self.min_empty):
             self._lift(t0)
 
     def finish(self) -> None:
@@ -152,6 +163,11 @@ class _Tracker:
 
     def _lift(self, t: float) -> None:
         if self.mode == "returned":
+            if self._light() and t - self.rest_t < self.p.confirm_s:
+                # something was set on the empty scale and taken off again: still away
+                self.mode = "away"
+                self.alt_level = None
+                return
             self._emit()
         self.before = self.base
         self.mode = "away"
@@ -164,6 +180,7 @@ class _Tracker:
         p = self.p
         if self.mode == "unknown":
             self.mode, self.base = "present", level
+            self.lightest = level - self.zero
             return
         if self.mode == "away":
             self.mode, self.base, self.rest_t = "returned", level, rest_t
@@ -187,12 +204,25 @@ class _Tracker:
                 self.base = level  # something stays on the bottle: its new level
                 self.alt_level = None
             return
-        if self.mode == "returned" and t_end - self.rest_t >= p.settle_s:
+        if self.mode == "returned" and t_end - self.rest_t >= self._wait():
             self._emit()
+
+    def _light(self) -> bool:
+        """Could the load that came back be an object rather than the bottle?"""
+        if self.lightest is None:
+            return True
+        return self.base - self.zero < self.p.item_frac * self.lightest
+
+    def _wait(self) -> float:
+        return max(self.p.settle_s, self.p.confirm_s) if self._light() else self.p.settle_s
 
     def _emit(self) -> None:
         self.mode = "present"
-        if self.before is None or self.base is None:
+        if self.base is None:
+            return
+        weight = self.base - self.zero
+        self.lightest = weight if self.lightest is None else min(self.lightest, weight)
+        if self.before is None:
             return
         net = self.before - self.base
         if self.zero_first is not None and self.zero_last is not None:
@@ -317,7 +347,8 @@ class BottleDetector:
         self._region = 0  # first sample of the current rest (the window before the run)
         self._rest_t = 0.0
         self._ps = 0  # first sample of the current piece
-        self._gmin = np.inf  # current gap: lowest reading ...
+        self._tracker.min_empty = max(2, round(p.lift_min_s * rate))
+        self._gempty = 0  # current gap: readings at the zero ...
         self._gt0 = 0.0  # ... start time ...
         self._gdata = False  # ... and whether data are missing in it
         self._ready = True
@@ -344,8 +375,8 @@ class BottleDetector:
             if r:
                 self._rest_pieces(base + b)
             else:
-                seg = f[a:b]
-                self._gmin = min(self._gmin, float(seg.min()))
+                near = np.abs(f[a:b] - self._tracker.zero) <= self.params.empty_tol_g
+                self._gempty += int(np.count_nonzero(near))
                 self._gdata = self._gdata or bool(gap[a:b].any())
         extra = len(self._hf) - self._keep
         if extra > 0:
@@ -360,7 +391,7 @@ class BottleDetector:
             self._rest_t = float(self._ht[self._region - self._h0])
             self._ps = self._region
         else:
-            self._gmin = np.inf
+            self._gempty = 0
             self._gt0 = float(self._ht[start - self._h0])
             self._gdata = False
 
@@ -402,7 +433,7 @@ class BottleDetector:
                 lv = float(self._levels(last)[0])
                 self._tracker.piece(lv, float(self._ht[end - 1 - self._h0]), self._rest_t)
         else:
-            self._tracker.gap(self._gt0, self._gmin, self._gdata)
+            self._tracker.gap(self._gt0, self._gempty, self._gdata)
         self._in_rest = None
 
     def _take(self) -> list:
