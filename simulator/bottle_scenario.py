@@ -30,6 +30,7 @@ import json
 import math
 import random
 import threading
+from array import array
 from pathlib import Path
 
 import numpy as np
@@ -87,10 +88,11 @@ class BottlePlan:
         self._drift0 = r.uniform(-0.5, 0.5) - sum(a * math.sin(ph) for a, _, ph in self._drift)
         level = person.empty_g + contents if on_scale else 0.0
         self._load = level  # settled reading of what is on the scale (offset included)
-        self._kt, self._kv = [self.start - 1.0], [level]  # knots: cosine ramps between them
-        self._mt, self._mv = [self.start - 1.0], [level]  # true mass on the scale, steps
-        self._osc = [[], [], [], [], []]  # t0, t1, amplitude, tau, frequency: tapered damped sines
-        self._creep = [[], [], [], []]  # t0, t1, amplitude, tau
+        # Primitives, as compact float arrays (8 bytes a number; bisect works on them):
+        self._kt, self._kv = array("d", [self.start - 1.0]), array("d", [level])  # knots, cosine ramps between
+        self._mt, self._mv = array("d", [self.start - 1.0]), array("d", [level])  # true mass on the scale, steps
+        self._osc = [array("d") for _ in range(5)]  # t0, t1, amplitude, tau, frequency: tapered damped sines
+        self._creep = [array("d") for _ in range(4)]  # t0, t1, amplitude, tau
         self._max_osc = 0.0
         self._events: list[tuple[Drink | Refill, str]] = []
         self.annotations: list[dict] = []
@@ -246,8 +248,8 @@ class BottlePlan:
         ramp = r.uniform(0.15, 0.35)
         self._go(a.t_off, ramp, base)
         self._ring(a.t_off + ramp, a.t_end, self._sign() * m * r.uniform(0.05, 0.2), r.uniform(0.05, 0.2), r.uniform(4, 12))
-        self._mt += [a.t, a.t_off]
-        self._mv += [self._mv[-1] + m, self._mv[-1]]
+        self._mt.extend([a.t, a.t_off])
+        self._mv.extend([self._mv[-1] + m, self._mv[-1]])
         self.annotations.append({"type": "object", "what": a.what, "t": a.t, "t_off": a.t_off, "t_end": a.t_end,
                                  "g": a.mass_g, "on": "bottle" if base else "scale"})
 
@@ -309,11 +311,13 @@ class BottlePlan:
         g[nxt[ok]] += mag[twice][ok] * rng.uniform(0.5, 1.0, int(ok.sum()))
         return t, g
 
-    def weight_at(self, t: float, *, rate_hz: float = 10.0) -> float:
-        """The noisy reading at ``t`` (any clock), for a live emulator; O(log n).
+    def weight_at(self, t: float, *, rate_hz: float = 10.0, spikes: bool = True) -> float:
+        """The noisy reading at Unix time ``t``, for a live emulator; O(log n).
 
         Past :attr:`end` the plan extends itself by the hour, and after two days it
-        forgets all but the last day. Noise and spikes come from an internal generator.
+        forgets all but the last day, so a short plan runs for ever in little memory.
+        Noise (at ``rate_hz``) and spikes come from an internal generator; pass
+        ``spikes=False`` when the emulated chip adds its own.
         """
         with self._lock:
             if t > self.end - 1.0:
@@ -327,7 +331,7 @@ class BottlePlan:
         g += live.gauss(0.0, self.noise_sd(rate_hz))
         if self._live_spike:
             g, self._live_spike = g + self._live_spike, 0.0
-        elif live.random() < self.spike_rate:
+        elif spikes and live.random() < self.spike_rate:
             mag = math.exp(live.uniform(math.log(20.0), math.log(5000.0))) * (1 if live.random() < 0.5 else -1)
             g += mag
             if live.random() < 0.25:
