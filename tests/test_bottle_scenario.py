@@ -7,6 +7,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from device.events import Drink, Refill
 from device.traces import read_trace
@@ -253,3 +255,21 @@ def test_write_trace_csv_truth_and_annotations(tmp_path, rate, decimals):
 def test_default_start_is_a_monday_morning_in_november():
     assert DEFAULT_START == 1793602800.0  # 2026-11-02 07:00 UTC
     assert plan_day(1, 0).start == DEFAULT_START
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31), hours=st.floats(0.5, 30.0), start_hour=st.floats(0.0, 24.0),
+       interval=st.sampled_from([None, None, 30.0, 90.0]), on_scale=st.sampled_from([None, True, False]))
+def test_truth_invariants_hold_for_any_seed_start_and_mode(seed, hours, start_hour, interval, on_scale):
+    start = DEFAULT_START - 7 * 3600 + start_hour * 3600
+    plan = plan_day(hours, seed, start=start, drink_interval_s=interval, start_on_scale=on_scale)
+    times = [e.t for e in plan.truth]
+    assert times == sorted(times) and all(start < t <= plan.end - 60 for t in times)
+    for lift in lifts(plan):
+        net = plan.settled_at(lift["t_end"]) - plan.settled_at(lift["t"] - 0.01)
+        assert abs(net - lift["net_ml"]) < 1e-6
+        assert abs(net) <= MAX_NOEVENT_ML or abs(net) >= MIN_EVENT_ML
+        assert lift["event"] == (abs(net) >= MIN_EVENT_ML)
+    assert sum(lift["event"] for lift in lifts(plan)) == len(plan.truth)
+    most = plan.person.empty_g + plan.person.capacity_ml + 240.0  # a full bottle with a phone on it
+    assert all(0.0 <= plan.settled_at(t) <= most for t in np.linspace(start, plan.end, 200))
