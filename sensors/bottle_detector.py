@@ -133,10 +133,13 @@ class _Tracker:
 
     # -- inputs ---------------------------------------------------------------------
     def piece(self, level: float, t_end: float, rest_t: float) -> None:
-        if level - self.zero <= self.p.empty_tol_g:
+        rel = level - self.zero
+        if abs(rel) <= self.p.empty_tol_g:
             self._empty(level, t_end, rest_t)
-        else:
+        elif rel > 0:
             self._loaded(level, t_end, rest_t)
+        # far below the zero: a burst of spikes that outlived the median, or a knock on
+        # the platform from below; nothing rests there
 
     def gap(self, t0: float, n_empty: int, data_gap: bool) -> None:
         """An unrest stretch from ``t0`` with ``n_empty`` readings at the zero."""
@@ -331,7 +334,8 @@ class BottleDetector:
         dts = dts[dts > 0]
         dt = float(np.median(dts)) if len(dts) else 1.0
         rate = 1.0 / dt
-        self._w = max(3, round(p.stable_window_s * rate))
+        # at least 5 readings: a burst of 3 spikes can give 3 equal medians in a row
+        self._w = max(5, round(p.stable_window_s * rate))
         self._piece = max(1, round(p.piece_s * rate))
         self._lvl = max(1, min(self._piece, round(p.level_s * rate)))
         self._margin = max(0, round(p.end_margin_s * rate))
