@@ -70,6 +70,13 @@ class BottlePlan:
     Holds a plan of actions (a few numbers per lift, never samples), so it renders any
     rate and answers :meth:`weight_at` for a live emulator; :meth:`extend` continues
     the same person's timeline (``weight_at`` past :attr:`end` does so by itself).
+
+    >>> plan = plan_day(24, seed=3)
+    >>> [e.type for e in plan.truth][:3]
+    ['drink', 'drink', 'drink']
+    >>> t, grams = plan.render(80, clean=True, span=(plan.start, plan.start + 60))
+    >>> abs(plan.weight_at(plan.start + 30, spikes=False) - grams[30 * 80]) < 10  # drift and noise
+    True
     """
 
     def __init__(self, person: Person, seed: int, start: float, hours: float, on_scale: bool,
