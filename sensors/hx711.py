@@ -117,6 +117,8 @@ class HX711:
             raise ValueError(f"power_down_after must be a positive number of seconds below 1, not {power_down_after!r}")
         if not 0 < poll_interval <= 1:
             raise ValueError(f"poll_interval must be in (0, 1] seconds, not {poll_interval!r}")
+        if dout == pd_sck:
+            raise ValueError(f"DOUT and PD_SCK must be different pins, both are {dout!r}")
         if pin_factory is None:
             Device.ensure_pin_factory()
             pin_factory = Device.pin_factory
@@ -258,13 +260,15 @@ class HX711:
         now = time.perf_counter_ns
         limit = self._limit_ns
         value = 0
+        stretched_at = 0
         try:
             for pulse in range(1, self._pulses + 1):
                 start = now()
                 sck.state = True
                 sck.state = False
                 if now() - start > limit:
-                    return value, pulse
+                    stretched_at = pulse
+                    break
                 if pulse <= 24:
                     # Read in the low phase: the bit stays valid until the next rising
                     # edge, and the high phase stays as short as two writes.
@@ -272,9 +276,9 @@ class HX711:
         except BaseException:
             sck.state = False
             raise
-        if value & 0x800000:
+        if value & 0x800000:  # two's complement (meaningful once all 24 bits are in)
             value -= 0x1000000
-        return value, 0
+        return value, stretched_at
 
     # --- power -------------------------------------------------------------------
     def power_down(self):
@@ -312,18 +316,21 @@ class HX711:
         if lock is None:
             return
         with lock:
-            dout, sck = self._dout, self._sck
-            self._dout = self._sck = None
-            if sck is not None:
-                try:
-                    sck.state = False
-                finally:
+            dout, sck, factory = self._dout, self._sck, self._factory
+            self._dout = self._sck = self._factory = None
+            try:
+                if sck is not None:
+                    try:
+                        sck.state = False
+                    except Exception:
+                        pass  # best effort: the factory may be closed already
                     sck.close()
-            if dout is not None:
-                dout.close()
-            if self._factory is not None:
-                self._factory.release_pins(self, *self._pin_names)
-                self._factory = None
+                if dout is not None:
+                    dout.close()
+            finally:
+                # Whatever happened to the pins, the reservation goes.
+                if factory is not None:
+                    factory.release_pins(self, *self._pin_names)
 
     def _check_open(self):
         if self._sck is None:

@@ -83,7 +83,11 @@ def rig(factory):
 # --- the emulator, by hand, on a fake clock ----------------------------------------
 @pytest.fixture
 def hand(factory):
-    """A FakeHX711 on a fake clock whose PD_SCK the test drives itself."""
+    """A FakeHX711 on a fake clock whose PD_SCK the test drives itself.
+
+    10 SPS: data from t0+0.4 s, then every 0.1 s. Tests look at it mid-period
+    (t0+0.45, 0.55, ...) so that float rounding at a period boundary cannot matter.
+    """
     clock = FakeClock()
     inp = Input(0)
     chip = FakeHX711(factory, DOUT, PD_SCK, source=inp, rate_hz=10, clock=clock,
@@ -364,11 +368,11 @@ def test_a_stalled_clock_is_detected_and_the_read_retried(rig):
 
 
 def test_a_stall_after_the_data_bits_keeps_the_value_and_the_gain(rig):
-    chip, hx, _ = rig(gain=64, value=800)
-    assert hx.read_raw() == 400
+    chip, hx, _ = rig(gain=64, value=-800)
+    assert hx.read_raw() == -400
     chip.stall(pulse=26, seconds=0.002)
-    assert hx.read_raw() == 400  # all 24 bits were in
-    assert hx.read_raw() == 400  # the chip reset to A-128: the driver discarded one
+    assert hx.read_raw() == -400  # all 24 bits were in
+    assert hx.read_raw() == -400  # the chip reset to A-128: the driver discarded one
 
 
 @pytest.mark.parametrize("rate", [10, 80])
@@ -445,3 +449,17 @@ def test_invalid_gain_names_the_allowed_values(factory, gain):
         HX711(DOUT, PD_SCK, gain=gain, pin_factory=factory)
     # and the pins were not taken
     HX711(DOUT, PD_SCK, pin_factory=factory).close()
+
+
+def test_dout_and_pd_sck_must_differ(factory):
+    with pytest.raises(ValueError, match="different"):
+        HX711(DOUT, DOUT, pin_factory=factory)
+
+
+def test_closing_after_the_factory_still_releases_the_reservation():
+    factory = MockFactory()
+    hx = HX711(DOUT, PD_SCK, pin_factory=factory)
+    factory.close()  # pins closed under the driver's feet
+    hx.close()
+    assert hx.closed
+    LED(PD_SCK, pin_factory=factory).close()  # the pin is free again
