@@ -75,7 +75,7 @@ class BottlePlan:
     >>> [e.type for e in plan.truth][:3]
     ['drink', 'drink', 'drink']
     >>> t, grams = plan.render(80, clean=True, span=(plan.start, plan.start + 60))
-    >>> abs(plan.weight_at(plan.start + 30, spikes=False) - grams[30 * 80]) < 10  # drift and noise
+    >>> bool(abs(plan.weight_at(plan.start + 30, spikes=False) - grams[30 * 80]) < 10)  # drift, noise
     True
     """
 
