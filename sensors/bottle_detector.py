@@ -84,6 +84,9 @@ class BottleParams:
     # events around the real return.
     confirm_s: float = 90.0
     item_frac: float = 0.75
+    # ...and only when it came at least this long after the lift: nobody sets keys on
+    # the coaster in the seconds they are drinking from the bottle.
+    item_after_s: float = 15.0
     # An unrest stretch is a lift when this long of it reads the empty scale: shorter
     # than any lift, longer than a burst of spikes that got past the median.
     lift_min_s: float = 0.3
@@ -130,6 +133,7 @@ class _Tracker:
         self.alt_level: float | None = None  # a different level without a lift ...
         self.alt_t0 = 0.0  # ... since when
         self.lightest: float | None = None  # lightest settled bottle seen (zero removed)
+        self.ghost: tuple[float, float] | None = None  # (level, rest t) taken for an object
 
     # -- inputs ---------------------------------------------------------------------
     def piece(self, level: float, t_end: float, rest_t: float) -> None:
@@ -166,12 +170,14 @@ class _Tracker:
 
     def _lift(self, t: float) -> None:
         if self.mode == "returned":
-            if self._light() and t - self.rest_t < self.p.confirm_s:
+            if self._object(t):
                 # something was set on the empty scale and taken off again: still away
                 self.mode = "away"
                 self.alt_level = None
+                self.ghost = (self.base, self.rest_t)
                 return
             self._emit()
+        self.ghost = None
         self.before = self.base
         self.mode = "away"
         self.away_t0 = t
@@ -212,9 +218,15 @@ class _Tracker:
 
     def _light(self) -> bool:
         """Could the load that came back be an object rather than the bottle?"""
+        if self.rest_t - self.away_t0 < self.p.item_after_s:
+            return False
         if self.lightest is None:
             return True
         return self.base - self.zero < self.p.item_frac * self.lightest
+
+    def _object(self, t_lift: float) -> bool:
+        """Was the load now lifted again an object on the empty scale?"""
+        return self._light() and t_lift - self.rest_t < self.p.confirm_s
 
     def _wait(self) -> float:
         return max(self.p.settle_s, self.p.confirm_s) if self._light() else self.p.settle_s
@@ -225,6 +237,10 @@ class _Tracker:
             return
         weight = self.base - self.zero
         self.lightest = weight if self.lightest is None else min(self.lightest, weight)
+        rest_t = self.rest_t
+        if self.ghost is not None and abs(self.ghost[0] - self.base) <= self.p.same_tol_g:
+            rest_t = self.ghost[1]  # the "object" weighed what the bottle does: it was it
+        self.ghost = None
         if self.before is None:
             return
         net = self.before - self.base
@@ -237,7 +253,7 @@ class _Tracker:
         if self.p.tare_g is not None:
             contents = round((self.base - self.zero - self.p.tare_g) / self.density, 1)
         cls = Drink if net > 0 else Refill
-        self.events.append(cls(t=self.rest_t, ml=round(ml, 1), contents_ml=contents))
+        self.events.append(cls(t=rest_t, ml=round(ml, 1), contents_ml=contents))
 
 
 class BottleDetector:
