@@ -88,7 +88,7 @@ class Place:
     t_rest: float
     contents_ml: float
     hand: bool
-    kind: str  # first, sip, carry, overnight, refill, refill+drink, nodrink
+    kind: str  # first, sip, resip, carry, overnight, refill, refill+drink, nodrink
     t_up: float | None = None  # start of the lift that ends here
     net_ml: float | None = None
     event: Drink | Refill | None = None
@@ -263,6 +263,10 @@ def _occasion(p: Person, rng: random.Random, s: _State, t: float, f: float) -> I
     v = min(_sip_ml(rng, f), c - rng.uniform(0.0, 3.0))
     away = 3.0 + v / 30.0 + rng.uniform(0.0, 12.0)
     yield from _lift(p, rng, s, t, away, c - v, "sip", drunk=v)
+    if rng.random() < 0.08 and s.contents >= 40.0:  # "one more": picked up again after a short rest
+        v = min(_sip_ml(rng, 0.6), s.contents - rng.uniform(0.0, 3.0))
+        t = s.last_rest + rng.uniform(8.0, 30.0)
+        yield from _lift(p, rng, s, t, 3.0 + v / 30.0 + rng.uniform(0.0, 8.0), s.contents - v, "resip", drunk=v)
 
 
 def _refill(p: Person, rng: random.Random, s: _State, t: float, f: float,

@@ -97,7 +97,16 @@ def test_every_lift_gets_the_event_its_net_change_calls_for(days):
             kinds.add(lift["kind"])
             assert 0.8 <= lift["t_end"] - lift["t_down"] <= 3.3  # came to rest 1-3 s after put-down
         assert len(records) == len(plan.truth)
-    assert {"sip", "carry", "refill", "refill+drink", "nodrink"} <= kinds
+    assert {"sip", "resip", "carry", "refill", "refill+drink", "nodrink"} <= kinds
+
+
+def test_a_quick_second_sip_follows_a_short_but_clear_rest(days):
+    for plan in days:
+        previous = None
+        for lift in lifts(plan):
+            if lift["kind"] == "resip":
+                assert previous["kind"] == "sip" and 8.0 <= lift["t"] - previous["t_end"] <= 30.0
+            previous = lift
 
 
 def test_no_event_is_smaller_than_ten_ml_and_truth_is_sorted(days):
