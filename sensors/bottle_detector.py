@@ -59,6 +59,9 @@ class BottleParams:
     # A level this close to the tracked zero is an empty scale (zero drift is a few g;
     # the lightest bottle with nothing in it weighs more).
     empty_tol_g: float = 25.0
+    # With the bottle on, the zero cannot be watched and may drift on; a lift is a fall
+    # to the zero within this fraction of the bottle's weight (or empty_tol_g if more).
+    empty_frac: float = 0.1
     # Two rest levels this close are the same load: creep (<= 3 g) plus noise, while
     # objects and hands change the load by more.
     same_tol_g: float = 5.0
@@ -133,17 +136,24 @@ class _Tracker:
         self.alt_level: float | None = None  # a different level without a lift ...
         self.alt_t0 = 0.0  # ... since when
         self.lightest: float | None = None  # lightest settled bottle seen (zero removed)
-        self.ghost: tuple[float, float] | None = None  # (level, rest t) taken for an object
+        # loads taken for objects on the empty scale during this lift: (level, rest t, zero)
+        self.ghosts: list[tuple[float, float, float | None]] = []
 
     # -- inputs ---------------------------------------------------------------------
     def piece(self, level: float, t_end: float, rest_t: float) -> None:
         rel = level - self.zero
-        if abs(rel) <= self.p.empty_tol_g:
+        if abs(rel) <= self.empty_tol():
             self._empty(level, t_end, rest_t)
         elif rel > 0:
             self._loaded(level, t_end, rest_t)
         # far below the zero: a burst of spikes that outlived the median, or a knock on
         # the platform from below; nothing rests there
+
+    def empty_tol(self) -> float:
+        """How far from the tracked zero a reading may be and still be the empty scale."""
+        if self.mode in ("present", "returned") and self.base is not None:
+            return max(self.p.empty_tol_g, self.p.empty_frac * (self.base - self.zero))
+        return self.p.empty_tol_g
 
     def gap(self, t0: float, n_empty: int, data_gap: bool) -> None:
         """An unrest stretch from ``t0`` with ``n_empty`` readings at the zero."""
@@ -174,10 +184,9 @@ class _Tracker:
                 # something was set on the empty scale and taken off again: still away
                 self.mode = "away"
                 self.alt_level = None
-                self.ghost = (self.base, self.rest_t)
+                self.ghosts.append((self.base, self.rest_t, self.zero_last))
                 return
             self._emit()
-        self.ghost = None
         self.before = self.base
         self.mode = "away"
         self.away_t0 = t
@@ -232,28 +241,41 @@ class _Tracker:
         return max(self.p.settle_s, self.p.confirm_s) if self._light() else self.p.settle_s
 
     def _emit(self) -> None:
+        """The returned bottle has settled (or is lifted again): report the change.
+
+        Loads taken for objects on the empty scale since the lift are judged again now
+        that the bottle is back: one not much lighter than the bottle was the bottle,
+        put down and picked up again, and gets its own event.
+        """
         self.mode = "present"
         if self.base is None:
             return
         weight = self.base - self.zero
-        self.lightest = weight if self.lightest is None else min(self.lightest, weight)
-        rest_t = self.rest_t
-        if self.ghost is not None and abs(self.ghost[0] - self.base) <= self.p.same_tol_g:
-            rest_t = self.ghost[1]  # the "object" weighed what the bottle does: it was it
-        self.ghost = None
-        if self.before is None:
-            return
-        net = self.before - self.base
-        if self.zero_first is not None and self.zero_last is not None:
-            net += self.zero_last - self.zero_first
+        stops = [
+            g for g in self.ghosts if g[0] - self.zero >= self.p.item_frac * weight
+        ]
+        stops.append((self.base, self.rest_t, self.zero_last))
+        self.ghosts = []
+        level, zero = self.before, self.zero_first
+        for lv, t, z in stops:
+            w = lv - self.zero
+            self.lightest = w if self.lightest is None else min(self.lightest, w)
+            if level is not None:
+                self._event(level, lv, zero, z, t)
+            level, zero = lv, z
+
+    def _event(self, before: float, after: float, z0, z1, t: float) -> None:
+        net = before - after
+        if z0 is not None and z1 is not None:
+            net += z1 - z0  # the zero moved while the bottle was away
         ml = abs(net) / self.density
         if ml < self.p.min_event_ml:
             return
         contents = None
         if self.p.tare_g is not None:
-            contents = round((self.base - self.zero - self.p.tare_g) / self.density, 1)
+            contents = round((after - self.zero - self.p.tare_g) / self.density, 1)
         cls = Drink if net > 0 else Refill
-        self.events.append(cls(t=rest_t, ml=round(ml, 1), contents_ml=contents))
+        self.events.append(cls(t=t, ml=round(ml, 1), contents_ml=contents))
 
 
 class BottleDetector:
@@ -395,7 +417,7 @@ class BottleDetector:
             if r:
                 self._rest_pieces(base + b)
             else:
-                near = np.abs(f[a:b] - self._tracker.zero) <= self.params.empty_tol_g
+                near = np.abs(f[a:b] - self._tracker.zero) <= self._tracker.empty_tol()
                 self._gempty += int(np.count_nonzero(near))
                 self._gdata = self._gdata or bool(gap[a:b].any())
         extra = len(self._hf) - self._keep
