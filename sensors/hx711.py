@@ -262,6 +262,10 @@ class HX711:
         value = 0
         stretched_at = 0
         try:
+            # A redundant write of the idle level first: the first write after the
+            # poll's sleep is the slowest (cold caches; ~2x on the mock pins), better
+            # spent with the clock low than in the first high phase.
+            sck.state = False
             for pulse in range(1, self._pulses + 1):
                 start = now()
                 sck.state = True

@@ -43,7 +43,8 @@ DOUT or clocks PD_SCK. A driver that times its clock pulses on the real clock (a
 Values: ``source(t)`` returns the differential input on channel A expressed in raw
 counts at gain 128 (what the chip would report at A-128), ``t`` being the completion
 time of the conversion on the emulator's clock. It is called once for each conversion
-that a host starts reading. Gain 64 reports half of it; channel B is ``source_b(t)``
+that is seen ready (DOUT read, or PD_SCK moved, after it completed); a conversion
+replaced by the next before anyone looked is never evaluated. Gain 64 reports half of it; channel B is ``source_b(t)``
 (same units: counts at gain 128) divided by 4 for its fixed gain 32, and defaults to
 ``source`` (as if the bridge were wired to both inputs). Results are rounded to the
 nearest integer (halves to even, :func:`round`) and clamped to the saturation codes
@@ -289,6 +290,7 @@ class FakeHX711:
         self._consumed = -1  # index of the last conversion read (25th pulse)
         self._count = 0  # pulses in the read in progress (0: none)
         self._word = 0
+        self._latched = -1  # index of the conversion in _word
         self._bit = 1
         self._mode = _MODES[25]
 
@@ -314,7 +316,13 @@ class FakeHX711:
             return True  # powered down
         if 0 < self._count <= 24:
             return bool(self._bit)
-        return not self._latest(now) > self._consumed
+        latest = self._latest(now)
+        if latest > self._consumed:
+            # Ready. Make the word now, not at the first clock pulse: the pulse's high
+            # phase then costs no more than any other (it must stay under 60 us).
+            self._latch(latest)
+            return False
+        return True
 
     def _on_clock_edge(self, high):
         stall = 0.0
@@ -349,7 +357,7 @@ class FakeHX711:
             if not ready:
                 self._stray = "PD_SCK pulsed while DOUT was high (no conversion ready)"
                 return 0.0
-            self._word = self._convert(latest)
+            self._latch(latest)  # normally done already, when DOUT went low
             self._count = 1
         elif self._count < 27:
             self._count += 1
@@ -369,6 +377,11 @@ class FakeHX711:
             self._stall = None
             return seconds
         return 0.0
+
+    def _latch(self, k):
+        if self._latched != k:
+            self._latched = k
+            self._word = self._convert(k)
 
     def _convert(self, k):
         """The 24-bit word of conversion *k*, at the input selected for it."""
