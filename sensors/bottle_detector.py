@@ -151,9 +151,15 @@ class _Tracker:
 
     def empty_tol(self) -> float:
         """How far from the tracked zero a reading may be and still be the empty scale."""
-        if self.mode in ("present", "returned") and self.base is not None:
-            return max(self.p.empty_tol_g, self.p.empty_frac * (self.base - self.zero))
-        return self.p.empty_tol_g
+        if self.mode in ("present", "returned"):
+            bottle = self.base
+        elif self.mode == "away" and self.zero_last is None:
+            bottle = self.before  # just lifted: the zero is not seen again yet
+        else:
+            bottle = None
+        if bottle is None:
+            return self.p.empty_tol_g
+        return max(self.p.empty_tol_g, self.p.empty_frac * (bottle - self.zero))
 
     def gap(self, t0: float, n_empty: int, data_gap: bool) -> None:
         """An unrest stretch from ``t0`` with ``n_empty`` readings at the zero."""

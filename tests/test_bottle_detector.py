@@ -102,6 +102,15 @@ class Trace:
         self._add(self._load(tt) + grams * np.linspace(1, 0, len(tt)))
         return self
 
+    def item_on_scale(self, grams, seconds):
+        """Keys or a phone set on the empty scale while the bottle is away."""
+        assert not self.on
+        tt = self._times(0.4)
+        self._add(grams * np.linspace(0, 1, len(tt)) + 15 * np.sin(30 * (tt - tt[0])))
+        self._add(np.full(round(seconds * self.rate), grams))
+        self._add(grams * np.linspace(1, 0, round(0.4 * self.rate)))
+        return self
+
     def render(self):
         g = np.concatenate(self.parts) if self.parts else np.zeros(0)
         t = np.arange(len(g)) / self.rate
@@ -324,6 +333,59 @@ def test_missing_readings_and_data_gaps_are_survived():
     g[1000:1003] = np.nan
     keep = (t - T0 < 100) | (t - T0 > 130)  # 30 s of no data while the bottle rests
     assert_matches(detect(t[keep], g[keep]), tr.truth)
+
+
+def test_keys_set_on_the_empty_scale_during_a_carry_are_not_the_bottle():
+    tr = Trace(seed=29).put(900.0).rest(300).lift().away(200)
+    tr.item_on_scale(110.0, 40.0).away(120).item_on_scale(230.0, 8.0).away(300)
+    tr.put(650.0).rest(300)
+    events = detect(*tr.render())
+    assert_matches(events, tr.truth)
+    assert len(events) == 1
+
+
+def test_picked_up_again_soon_after_a_big_drink_gives_two_drinks():
+    # the bottle comes back much lighter than ever, rests 15 s, and is lifted again: it
+    # looks like keys on the empty scale until it comes back again
+    for second in (260.0, 300.0, 330.0):
+        tr = Trace(seed=30).put(900.0).rest(300)
+        tr.lift().away(25).put(330.0).rest(15)
+        tr.lift().away(6).put(second).rest(300)
+        assert_matches(detect(*tr.render()), tr.truth)
+
+
+def test_a_burst_of_three_spikes_at_a_low_rate_is_not_a_rest():
+    for rate in (1.0, 2.0):
+        tr = Trace(rate=rate, seed=31, spikes=0.0).put(700.0).rest(600)
+        tr.lift().away(30).put(600.0).rest(600)
+        t, g = tr.render()
+        i = round(200 * rate)
+        g[i : i + 3] = [-1296.3, -557.7, -3781.2]  # three in a row: three equal medians
+        g[i + 300 : i + 303] = [18.0, 9.0, 14.0]  # and a burst that reads like an empty scale
+        assert_matches(detect(t, g), tr.truth, t_tol=10.0)
+
+
+def test_zero_drift_while_the_bottle_stands_still_does_not_hide_a_lift():
+    tr = Trace(seed=32, drift_g_per_h=8.0).put(900.0).rest(5 * 3600)  # 40 g of drift
+    tr.lift().away(30).put(700.0).rest(300)
+    tr.lift().away(600).put(650.0).rest(300)
+    assert_matches(detect(*tr.render()), tr.truth)
+
+
+def test_a_simulated_day_is_scored_well():
+    bottle_scenario = pytest.importorskip("simulator.bottle_scenario")
+    plan = bottle_scenario.plan_day(8.0, seed=3)
+    t, g = plan.render(10.0, seed=3)
+    det = BottleDetector()
+    events = det.feed(t, g) + det.finish()
+    truth = plan.truth
+    assert truth
+    hits = 0
+    for e in truth:
+        near = [d for d in events if type(d) is type(e) and abs(d.t - e.t) <= 10]
+        hits += bool(near) and abs(near[0].ml - e.ml) <= 5
+    assert hits >= 0.9 * len(truth)
+    assert len(events) <= len(truth) + 1
 
 
 # -- state ---------------------------------------------------------------------------
