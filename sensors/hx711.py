@@ -196,14 +196,16 @@ class HX711:
             if self._needs_reset:
                 self._reset_chip()
             low_after_read = 0
+            stretched_here = 0
             while True:
-                self._wait_ready(deadline, timeout)
+                self._wait_ready(deadline, timeout, stretched_here)
                 made_at = self._next_gain
                 value, stretched_at = self._clock_out()
                 if stretched_at:
                     # The chip may have powered down and reset during that pulse;
                     # reset it for sure so that its state is known again.
                     self._clock_stretches += 1
+                    stretched_here += 1
                     self._reset_chip()
                     if stretched_at <= 24:
                         warnings.warn(SensorGlitch(
@@ -227,10 +229,11 @@ class HX711:
                             f"pulse {low_after_read} times in a row: no chip drives it "
                             f"(DOUT shorted to ground, chip unpowered or not connected?)")
                     continue
+                low_after_read = 0
                 if made_at == self._gain:
                     return value
 
-    def _wait_ready(self, deadline, timeout):
+    def _wait_ready(self, deadline, timeout, stretched=0):
         dout = self._dout
         while dout.state:
             if self._closing:
@@ -244,6 +247,12 @@ class HX711:
                 # gains the next conversion cannot be trusted to have ours.
                 if self._gain != 128:
                     self._next_gain = None
+                if stretched:
+                    # Every read was interrupted: a reset chip settles for 4 periods.
+                    raise SensorTimeout(
+                        f"HX711 read did not complete in {timeout} s: {stretched} read(s) had "
+                        f"PD_SCK high for over {self._power_down_after * 1e6:.0f} us and the chip "
+                        f"was reset each time (pin layer too slow, or the host too busy?)")
                 raise SensorTimeout(
                     f"HX711 DOUT ({dout.info.name}) stayed high for {timeout} s: no conversion "
                     f"ready (chip unpowered, disconnected or wrong pins?)")

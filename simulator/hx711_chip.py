@@ -184,7 +184,7 @@ class FakeHX711:
         self._rng = random.Random(seed)
         self.spike_rate = spike_rate
         self._fault = None
-        self._stall = None  # (pulse number, seconds) for the next read
+        self._stall = None  # [pulse number, seconds, reads left or None]
         self._stray = None  # why the current PD_SCK pulse is a violation, if it is
         #: Completed reads (25th pulse seen), power-down resets, spikes, violations.
         self.reads = 0
@@ -241,17 +241,18 @@ class FakeHX711:
             self._fault = value
             self._update_dout(now)
 
-    def stall(self, pulse=1, seconds=1e-3):
-        """Hold the host on the rising edge of *pulse* (1-27) of the next read.
+    def stall(self, pulse=1, seconds=1e-3, reads=1):
+        """Hold the host on the rising edge of *pulse* (1-27) of the next *reads* reads.
 
         The host's write to PD_SCK does not return for *seconds* (``sleep``), as if the
         host had been preempted with the clock high; more than 60 us and the chip
-        powers down mid-read, exactly as a real one would.
+        powers down mid-read, exactly as a real one would. ``reads=None`` stalls
+        every read (a pin layer too slow for the chip); ``seconds=0`` cancels.
         """
         if not 1 <= pulse <= 27:
             raise ValueError("pulse must be between 1 and 27")
         with self._lock:
-            self._stall = (pulse, seconds)
+            self._stall = [pulse, seconds, reads] if seconds > 0 else None
 
     def close(self):
         """Detach from the pins (they stay in the factory). Idempotent."""
@@ -372,10 +373,13 @@ class FakeHX711:
                 self._consumed = latest
                 self.reads += 1
             self._mode = _MODES[count]
-        if self._stall is not None and self._stall[0] == count:
-            seconds = self._stall[1]
-            self._stall = None
-            return seconds
+        stall = self._stall
+        if stall is not None and stall[0] == count:
+            if stall[2] is not None:
+                stall[2] -= 1
+                if stall[2] <= 0:
+                    self._stall = None
+            return stall[1]
         return 0.0
 
     def _latch(self, k):

@@ -463,3 +463,13 @@ def test_closing_after_the_factory_still_releases_the_reservation():
     hx.close()
     assert hx.closed
     LED(PD_SCK, pin_factory=factory).close()  # the pin is free again
+
+
+def test_a_pin_layer_too_slow_for_the_chip_times_out_and_says_why(rig):
+    chip, hx, _ = rig()
+    hx.read_raw()
+    chip.stall(pulse=3, seconds=1e-3, reads=None)  # every read: nothing can be trusted
+    with pytest.raises(SensorTimeout, match="reset each time"):
+        hx.read_raw(timeout=0.3)
+    chip.stall(seconds=0)
+    assert hx.read_raw() == 1000
