@@ -66,8 +66,9 @@ class BottleParams:
     # objects and hands change the load by more.
     same_tol_g: float = 5.0
     # The volume is measured this long after the bottle came to rest: load-cell creep
-    # (0.5-3 g, time constant of seconds to tens of seconds) has died away by then.
-    settle_s: float = 45.0
+    # (0.5-3 g, time constant up to ~40 s) is down to a fraction of a gram by then, and
+    # a minute is still prompt for the live display. A lift before then measures at once.
+    settle_s: float = 60.0
     # A lower level right after the return must last this long to be taken as the
     # bottle at rest (the hand let go) rather than a wobble.
     rebase_min_s: float = 2.0
