@@ -412,3 +412,18 @@ def test_empty_feed_and_finish_twice_are_harmless():
     assert det.feed([], []) == []
     assert det.finish() == []
     assert det.finish() == []
+
+
+# -- the accuracy benchmark's scoring ------------------------------------------------
+
+
+def test_score_matches_same_type_within_tolerance_one_to_one():
+    from benchmarks.bottle_accuracy import score
+
+    truth = [Drink(100.0, 50.0), Refill(500.0, 400.0), Drink(900.0, 20.0)]
+    detected = [Drink(104.0, 51.0), Drink(106.0, 50.0), Drink(502.0, 400.0), Drink(911.0, 20.0)]
+    s = score(truth, detected, tol_s=10)
+    assert (s["tp"], s["fp"], s["fn"]) == (1, 3, 2)
+    assert s["precision"] == pytest.approx(0.25) and s["recall"] == pytest.approx(1 / 3)
+    assert s["vol_err_median_ml"] == pytest.approx(1.0)
+    assert s["daily_total_err_pct"] == pytest.approx(abs(121.0 - 70.0) / 70.0 * 100)
