@@ -426,4 +426,4 @@ def test_score_matches_same_type_within_tolerance_one_to_one():
     assert (s["tp"], s["fp"], s["fn"]) == (1, 3, 2)
     assert s["precision"] == pytest.approx(0.25) and s["recall"] == pytest.approx(1 / 3)
     assert s["vol_err_median_ml"] == pytest.approx(1.0)
-    assert s["daily_total_err_pct"] == pytest.approx(abs(121.0 - 70.0) / 70.0 * 100)
+    assert s["daily_total_err_pct"] == pytest.approx((521.0 - 70.0) / 70.0 * 100)
