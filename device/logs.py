@@ -44,6 +44,7 @@ def setup_logging(level: str = "INFO") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    logging.captureWarnings(True)  # sensor glitches are warnings; they belong in the log
     # Libraries chatter at INFO; keep them to warnings unless we debug.
     for noisy in ("apscheduler", "waitress", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)

@@ -1,0 +1,103 @@
+"""The daemon on simulated hardware: it stores what the simulated person does,
+survives a sensor that stops answering, and stops cleanly on SIGTERM."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from device.config import Config
+from device.daemon import Daemon
+from device.hardware import SimulatedBottle
+from device.storage import Store
+from simulator.bottle_scenario import plan_day
+
+FIRST_EVENT_IN_S = 4.0
+
+
+def config_for(tmp_path, **bottle):
+    return Config.model_validate({"device": {"data_dir": str(tmp_path)}, "bottle": bottle,
+                                  "simulator": {"drink_interval_s": 30}})
+
+
+def plan_starting_soon(seed=5):
+    """A demo plan shifted so that its first event comes to rest a few seconds from now."""
+    probe = plan_day(0.5, seed, start=0.0, drink_interval_s=30)
+    first = probe.truth[0].t
+    return plan_day(0.5, seed, start=time.time() + FIRST_EVENT_IN_S - first, drink_interval_s=30)
+
+
+def wait_for(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("rate_hz", [10, 80])
+def test_simulated_person_drinks_are_stored_before_anyone_else_sees_them(tmp_path, rate_hz):
+    config = config_for(tmp_path, rate_hz=rate_hz)
+    plan = plan_starting_soon()
+    daemon = Daemon(config, simulate=True, hardware=SimulatedBottle(config, plan=plan))
+    daemon.start()
+    try:
+        seen = []
+        daemon.store.subscribe(lambda e: seen.append((e["id"], daemon.store.count_events())))
+        # The detector reports once the volume has settled, some seconds after rest.
+        assert wait_for(lambda: daemon.store.count_events() >= 1, timeout=FIRST_EVENT_IN_S + 40)
+        assert daemon.health.get("bottle").state == "ok"
+    finally:
+        daemon.stop()
+    with Store(tmp_path) as store:
+        stored = list(store.events())
+    truth = plan.truth
+    for event in stored:
+        match = min(truth, key=lambda e: abs(e.t - event["t"]))
+        assert match.type == event["type"]
+        assert abs(match.t - event["t"]) < 5.0
+        assert abs(match.ml - event["ml"]) < 5.0
+    # the listener ran after the commit: the store already held the event
+    assert all(count >= index + 1 for index, (_, count) in enumerate(seen))
+
+
+def test_a_sensor_that_stops_answering_is_reported_and_recovers(tmp_path):
+    config = config_for(tmp_path)
+    hardware = SimulatedBottle(config, scripted=True)
+    daemon = Daemon(config, simulate=True, hardware=hardware)
+    daemon.start()
+    try:
+        assert wait_for(lambda: daemon.health.get("bottle").state == "ok", timeout=10)
+        hardware.chip.fault = "no_response"
+        assert wait_for(lambda: daemon.health.get("bottle").state == "failed", timeout=10)
+        assert "DOUT" in daemon.health.get("bottle").detail
+        errors = daemon.health.get("bottle").errors
+        assert errors >= 1
+        hardware.chip.fault = None
+        assert wait_for(lambda: daemon.health.get("bottle").state == "ok", timeout=15)
+        assert daemon.bottle._thread.is_alive()
+    finally:
+        daemon.stop()
+    assert not daemon.bottle._thread.is_alive()
+
+
+def test_sigterm_stops_the_daemon_cleanly(tmp_path):
+    with subprocess.Popen([sys.executable, "-m", "device.cli", "run", "--simulate", "--data-dir", str(tmp_path)],
+                          stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            deadline = time.monotonic() + 30
+            line = ""
+            while "crampwatch running" not in line and time.monotonic() < deadline:
+                line = proc.stderr.readline()
+            assert "crampwatch running" in line
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=15) == 0
+            assert "crampwatch stopped" in proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert os.path.exists(tmp_path / "crampwatch.sqlite3")
