@@ -70,6 +70,9 @@ class BottleParams:
     # A different level that lasts this long without a lift becomes the new bottle level
     # silently (objects rest on the bottle for up to about a minute).
     persist_s: float = 150.0
+    # A lower level without a lift is what was left on the bottle coming off again (the
+    # bottle itself cannot get lighter on the scale): taken once it lasts this long.
+    lower_persist_s: float = 10.0
     # The zero before a carry is read this long after the lift, once the unloaded cell
     # has recovered from creep; its change over the carry corrects the volume.
     zero_settle_s: float = 30.0

@@ -10,7 +10,8 @@ measured once it has settled, then the event is emitted).
 - The first loaded rest after a lift is the bottle back; its rest start is the event's
   ``t``. A lower rest soon after means a hand was still on it: the rest starts there.
 - Rests above or below the bottle without a lift (a phone on the cap, a push) are
-  ignored unless they last ``persist_s``.
+  ignored unless they last ``persist_s`` (``lower_persist_s`` for a lower one: only
+  what rested on the bottle can come off it without a lift).
 - A light load that leaves the empty scale again soon, well after the lift, is taken
   for keys on the coaster; when the bottle is back it is judged again, and if it was not
   much lighter than the bottle it was the bottle, put down and picked up again.
@@ -142,8 +143,9 @@ class LiftTracker:
             if self.alt_level is None or abs(level - self.alt_level) > p.same_tol_g:
                 self.alt_t0 = rest_t
             self.alt_level = level
-            if t_end - self.alt_t0 >= p.persist_s:
-                self.base = level  # something stays on the bottle: its new level
+            hold = p.lower_persist_s if level < self.base else p.persist_s
+            if t_end - self.alt_t0 >= hold:
+                self.base = level  # something stays on (or came off) the bottle
                 self.alt_level = None
             return
         if self.mode == "returned" and t_end - self.rest_t >= self._wait():

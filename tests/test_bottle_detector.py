@@ -285,6 +285,12 @@ def test_an_object_resting_on_the_bottle_is_no_event(grams, seconds):
     assert_matches(detect(*tr.render()), tr.truth)
 
 
+def test_a_phone_left_on_the_bottle_for_minutes_then_taken_off():
+    tr = Trace(seed=33).put(900.0).rest(300).object_on(180.0, 200.0).rest(60)
+    tr.lift().away(6).put(800.0).rest(300)
+    assert_matches(detect(*tr.render()), tr.truth)
+
+
 @pytest.mark.parametrize("sip", [10.0, 12.0, 15.0, 20.0, 25.0])
 def test_small_sips_are_reported(sip):
     tr = Trace(seed=int(sip), noise=1.0).put(700.0).rest(300)
