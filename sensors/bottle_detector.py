@@ -67,6 +67,9 @@ class BottleParams:
     # A lower level right after the return must last this long to be taken as the
     # bottle at rest (the hand let go) rather than a wobble.
     rebase_min_s: float = 2.0
+    # A higher level replaces the first rest after a return only if that rest was this
+    # brief (a hand holding the bottle up a little); after a longer rest it is an object.
+    brief_rest_s: float = 4.0
     # A different level that lasts this long without a lift becomes the new bottle level
     # silently (objects rest on the bottle for up to about a minute).
     persist_s: float = 150.0

@@ -48,6 +48,7 @@ class LiftTracker:
         self.base: float | None = None  # bottle level on the scale (raw reading)
         self.before: float | None = None  # bottle level before the current lift
         self.rest_t = 0.0  # when the returned bottle came to rest
+        self.base_seen = 0.0  # how long the returned bottle has been seen at base since
         self.away_t0 = 0.0
         self.zero_first: float | None = None
         self.zero_first_final = False
@@ -127,17 +128,22 @@ class LiftTracker:
             return
         if self.mode == "away":
             self.mode, self.base, self.rest_t = "returned", level, rest_t
+            self.base_seen = t_end - rest_t
             self.alt_level = None
         elif abs(level - self.base) <= p.same_tol_g:
             self.base = level
+            self.base_seen = t_end - self.rest_t
             self.alt_level = None
         elif (
             self.mode == "returned"
-            and level < self.base
             and t_end - rest_t >= p.rebase_min_s
+            and (level < self.base or self.base_seen < p.brief_rest_s)
         ):
-            # the first rest was a hand still pressing: the bottle rests from here
+            # the first rest was a hand still on the bottle, pressing it down or holding
+            # it up a little (only briefly: a level that held a while was the bottle, and
+            # what comes on top of it later is an object): the bottle rests from here
             self.base, self.rest_t = level, rest_t
+            self.base_seen = t_end - rest_t
             self.alt_level = None
         else:
             if self.alt_level is None or abs(level - self.alt_level) > p.same_tol_g:
@@ -145,6 +151,8 @@ class LiftTracker:
             self.alt_level = level
             hold = p.lower_persist_s if level < self.base else p.persist_s
             if t_end - self.alt_t0 >= hold:
+                if self.mode == "returned":
+                    self._emit()  # the bottle's own level, from before the object
                 self.base = level  # something stays on (or came off) the bottle
                 self.alt_level = None
             return

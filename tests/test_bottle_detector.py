@@ -291,6 +291,12 @@ def test_a_phone_left_on_the_bottle_for_minutes_then_taken_off():
     assert_matches(detect(*tr.render()), tr.truth)
 
 
+def test_a_phone_put_on_the_bottle_just_after_the_return_and_left_there():
+    tr = Trace(seed=34).put(900.0).rest(300).lift().away(6).put(820.0).rest(12)
+    tr.object_on(180.0, 400.0).rest(300)
+    assert_matches(detect(*tr.render()), tr.truth)
+
+
 @pytest.mark.parametrize("sip", [10.0, 12.0, 15.0, 20.0, 25.0])
 def test_small_sips_are_reported(sip):
     tr = Trace(seed=int(sip), noise=1.0).put(700.0).rest(300)
