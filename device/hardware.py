@@ -8,6 +8,7 @@ gpiozero ``MockFactory`` pins that a :class:`simulator.hx711_chip.FakeHX711` ans
 
 from __future__ import annotations
 
+import random
 import time
 
 from device.config import Config
@@ -81,6 +82,7 @@ class SimulatedBottle:
         self._clock = clock
         self._rate = config.bottle.rate_hz
         self._load_g = 0.0
+        self._noise = random.Random(config.simulator.seed)
         self.plan = plan
         if plan is None and not scripted:
             self.plan = plan_day(1.0, config.simulator.seed, start=clock(),
@@ -92,7 +94,10 @@ class SimulatedBottle:
 
     def _counts(self, _chip_t: float) -> float:
         # The plan runs on wall-clock Unix time; the chip on its own monotonic clock.
-        grams = self._load_g if self.plan is None else self.plan.weight_at(self._clock(), rate_hz=self._rate)
+        if self.plan is None:  # what place() put on it, with a load cell's noise
+            grams = self._load_g + self._noise.gauss(0.0, 0.5)
+        else:
+            grams = self.plan.weight_at(self._clock(), rate_hz=self._rate)
         return self.OFFSET_COUNTS + self.COUNTS_PER_GRAM * grams
 
     def open_driver(self):

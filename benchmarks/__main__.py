@@ -1,0 +1,48 @@
+"""Run every benchmark and print (and save) the results tables.
+
+    .venv/bin/python -m benchmarks            # the full set (about 10 minutes)
+    .venv/bin/python -m benchmarks --quick    # fewer seeds, shorter runs
+
+Results go to stdout and to benchmarks/out/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import platform
+import time
+from pathlib import Path
+
+from benchmarks import bottle_accuracy, daemon_resources, replay_speed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    sections = []
+
+    def section(title, fn):
+        buf = io.StringIO()
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(buf):
+            fn()
+        text = f"### {title}\n\n{buf.getvalue().strip()}\n\n({time.perf_counter() - t0:.0f} s to run)\n"
+        print(text, flush=True)
+        sections.append(text)
+
+    seeds = ["--seeds", "10", "--seeds-80", "3"] if args.quick else ["--seeds", "60", "--seeds-80", "15"]
+    section("Bottle detection on held-out simulated days (seeds 100+)", lambda: bottle_accuracy.main(seeds))
+    section("Replay speed", replay_speed.main)
+    section("Live daemon resources", lambda: daemon_resources.main(30.0 if args.quick else 120.0))
+    header = f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, {time.strftime('%Y-%m-%d')}\n\n"
+    out = Path(__file__).parent / "out"
+    out.mkdir(exist_ok=True)
+    (out / "results.md").write_text(header + "\n".join(sections))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""CPU and memory of the live daemon on simulated sensors at their real rates.
+
+Starts ``crampwatch run --simulate`` for a while and reads its CPU time and resident
+memory from /proc, after a warm-up so that imports do not count.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def _rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure(seconds: float, rate_hz: int, warmup: float = 10.0) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = os.path.join(tmp, "config.toml")
+        with open(config, "w") as f:
+            f.write(f"[bottle]\nrate_hz = {rate_hz}\n[simulator]\ndrink_interval_s = 60\n")
+        with subprocess.Popen([sys.executable, "-m", "device.cli", "run", "--simulate", "--config", config,
+                               "--data-dir", tmp], stderr=subprocess.DEVNULL) as proc:
+            try:
+                time.sleep(warmup)
+                cpu0, t0 = _cpu_s(proc.pid), time.monotonic()
+                peak = 0.0
+                while time.monotonic() - t0 < seconds:
+                    time.sleep(1.0)
+                    peak = max(peak, _rss_mb(proc.pid))
+                cpu = (_cpu_s(proc.pid) - cpu0) / (time.monotonic() - t0)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+    return {"rate": rate_hz, "seconds": seconds, "cpu_pct": 100 * cpu, "rss_mb": peak}
+
+
+def table(rows: list[dict]) -> str:
+    out = ["| daemon, simulated bottle | measured for | CPU (% of one core) | peak RSS (MB) |", "|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| HX711 at {r['rate']} SPS | {r['seconds']:.0f} s | {r['cpu_pct']:.2f} | {r['rss_mb']:.1f} |")
+    return "\n".join(out)
+
+
+def main(seconds: float = 120.0) -> int:
+    print(table([measure(seconds, 10), measure(seconds, 80)]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(float(sys.argv[1]) if len(sys.argv) > 1 else 120.0))
