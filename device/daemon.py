@@ -91,13 +91,15 @@ class Daemon:
             return
         from device.bottle_worker import BottleWorker
         from device.hardware import bottle_hardware
-        from sensors.bottle_detector import BottleDetector
+        from sensors.bottle_detector import BottleDetector, BottleParams
 
         hardware = self._hardware or bottle_hardware(self.config, simulate=self.simulate)
         self._hardware = hardware
         calibration = hardware.calibration(self.store)
+        detector = BottleDetector(density_g_per_ml=self.config.bottle.density_g_per_ml,
+                                  params=BottleParams(tare_g=calibration.empty_bottle_g))
         self.bottle = BottleWorker(
-            hardware.open_driver, BottleDetector(density_g_per_ml=self.config.bottle.density_g_per_ml),
+            hardware.open_driver, detector,
             self.store, self.health, calibration=lambda: calibration, rate_hz=self.config.bottle.rate_hz)
         self.bottle.start()
 

@@ -385,8 +385,9 @@ def test_zero_drift_while_the_bottle_stands_still_does_not_hide_a_lift():
 
 
 def test_a_simulated_day_is_scored_well():
-    bottle_scenario = pytest.importorskip("simulator.bottle_scenario")
-    plan = bottle_scenario.plan_day(8.0, seed=3)
+    from simulator.bottle_scenario import plan_day
+
+    plan = plan_day(8.0, seed=3)
     t, g = plan.render(10.0, seed=3)
     det = BottleDetector()
     events = det.feed(t, g) + det.finish()

@@ -65,3 +65,22 @@ def test_export_prints_stored_events_as_jsonl_and_csv(tmp_path):
 
 def test_bad_arguments_exit_2():
     assert crampwatch("replay", "teapot", "x").returncode == 2
+
+
+def test_simulate_then_replay_finds_the_simulated_drinks(tmp_path):
+    run = crampwatch("simulate", "bottle", "--hours", "6", "--seed", "21", "--out", tmp_path)
+    assert run.returncode == 0, run.stderr
+    truth = [json.loads(line) for line in (tmp_path / "bottle.truth.jsonl").read_text().splitlines()]
+    assert (tmp_path / "bottle.csv").read_text().startswith("t,grams\n")
+    run = crampwatch("replay", "bottle", tmp_path / "bottle.csv")
+    assert run.returncode == 0, run.stderr
+    found = [json.loads(line) for line in run.stdout.splitlines()]
+    assert truth and len(found) == len(truth)
+    for want, got in zip(truth, found):
+        assert (got["type"], round(got["ml"])) == (want["type"], pytest.approx(round(want["ml"]), abs=5))
+        assert abs(got["t"] - want["t"]) < 10 and got["id"].startswith(got["type"])
+
+
+def test_simulate_rejects_a_rate_out_of_range(tmp_path):
+    run = crampwatch("simulate", "bottle", "--rate", "200", "--out", tmp_path)
+    assert run.returncode == 2 and "--rate" in run.stderr
