@@ -71,9 +71,45 @@ class BottleSection(Section):
         return self
 
 
+_TOPIC = r"^[^+#/\x00]([^+#\x00]*[^+#/\x00])?$"  # no wildcards, no leading or trailing slash
+
+
 class MqttSection(Section):
-    host: str | None = Field(None, description="Broker host; MQTT is off when unset.")
-    port: int = Field(1883, ge=1, le=65535, description="Broker port.")
+    host: str | None = Field(None, min_length=1, description="Broker host; MQTT is off when unset.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is the usual one for TLS).")
+    base_topic: str | None = Field(None, pattern=_TOPIC, max_length=200,
+                                   description="Topic prefix for status, state, events and commands; unset means 'crampwatch/<device id>'.")
+    discovery_prefix: str = Field("homeassistant", pattern=_TOPIC, max_length=200,
+                                  description="Home Assistant discovery prefix; its '<prefix>/status' topic is watched for restarts.")
+    username: str | None = Field(None, min_length=1, description="Broker user name; unset connects anonymously.")
+    password_file: str | None = Field(None, min_length=1,
+                                      description="File whose first line is the broker password; unset uses $CRAMPWATCH_MQTT_PASSWORD if set.")
+    tls: bool = Field(False, description="Connect with TLS (the server certificate is verified).")
+    ca_file: str | None = Field(None, min_length=1, description="CA certificate file for TLS; unset uses the system's CAs.")
+    cert_file: str | None = Field(None, min_length=1, description="Client certificate file for TLS client authentication.")
+    key_file: str | None = Field(None, min_length=1, description="Private key of the client certificate.")
+    keepalive: int = Field(60, ge=5, le=3600, description="Seconds between keep-alive pings; the broker declares us offline after 1.5 times this.")
+    client_id: str | None = Field(None, min_length=1, max_length=128,
+                                  description="MQTT client id; unset means 'crampwatch-<device id>'.")
+    reconnect_max_s: float = Field(10.0, ge=1, le=300,
+                                   description="Longest wait between reconnect attempts (the wait doubles from 1 s up to this).")
+    outbox_max_age_days: float = Field(30.0, gt=0, le=3650,
+                                       description="Events not delivered after this long are dropped from the outbox (and counted in health).")
+    outbox_max_events: int = Field(10000, ge=10, le=10_000_000,
+                                   description="Most undelivered events kept in the outbox; the oldest beyond this are dropped (and counted).")
+    state_refresh_s: float = Field(60.0, ge=5, le=86400,
+                                   description="The retained state is published on every change and at least this often.")
+
+    @model_validator(mode="after")
+    def _tls_files_need_tls(self):
+        files = [name for name in ("ca_file", "cert_file", "key_file") if getattr(self, name) is not None]
+        if files and not self.tls:
+            raise ValueError(f"{', '.join(files)} set but tls is false; set tls = true")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together; set both or neither")
+        if self.password_file is not None and self.username is None:
+            raise ValueError("password_file needs a username")
+        return self
 
 
 class DashboardSection(Section):
