@@ -127,6 +127,77 @@ class SimulatorSection(Section):
     seed: int = Field(1, description="Seed of the simulated scenario.")
 
 
+_CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+_QUIET_SPAN = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+def clock_minutes(hhmm: str) -> int:
+    """Minutes after midnight of an ``HH:MM`` setting."""
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class HydrationSection(Section):
+    enabled: bool = Field(True, description="Send hydration reminders at all.")
+    goal_ml: int = Field(2000, ge=250, le=10000,
+                         description="Daily drinking goal in mL (the MQTT/dashboard 'goal' command overrides it).")
+    wake_time: str = Field("07:00", pattern=_CLOCK_TIME,
+                           description="Usual time of getting up, local 'HH:MM': reminders start and last night's summary is published then.")
+    bedtime: str = Field("23:00", pattern=_CLOCK_TIME,
+                         description="Usual bedtime, local 'HH:MM' (after midnight is allowed, e.g. '00:30').")
+    cutoff_h: float = Field(2.0, ge=0, le=6,
+                            description="No hydration reminders in the last hours before bedtime (spares the night bathroom trips).")
+    behind_ml: int = Field(250, ge=50, le=2000,
+                           description="Remind when intake is this many mL behind the expected pace (and idle_min has passed).")
+    idle_min: int = Field(45, ge=10, le=480,
+                          description="Remind only when nothing was drunk, and no reminder ended, for this many minutes.")
+    front_load: float = Field(0.3, ge=0, le=1,
+                              description="Shape of the expected pace: 0 is even through the day; 0.3 expects 1.3x the average rate after waking, 0.7x at the cutoff.")
+    quiet_hours: list[Annotated[str, Field(pattern=_QUIET_SPAN)]] = Field(
+        default_factory=list,
+        description="Local 'HH:MM-HH:MM' spans (may wrap midnight) with no hydration reminders and no buzzer.")
+    away_limit_min: int = Field(30, ge=5, le=720,
+                                description="No hydration reminders once the bottle has been off the scale this long (the person is out).")
+
+    @model_validator(mode="after")
+    def _window_makes_sense(self):
+        wake, bed = clock_minutes(self.wake_time), clock_minutes(self.bedtime)
+        if bed <= wake:
+            bed += 24 * 60
+        if bed - self.cutoff_h * 60 - wake < 60:
+            raise ValueError(f"wake_time {self.wake_time} to bedtime {self.bedtime} less cutoff_h {self.cutoff_h:g} "
+                             "leaves less than an hour for drinking")
+        return self
+
+
+class StretchSection(Section):
+    enabled: bool = Field(True, description="Prompt a stretching routine before bed.")
+    lead_min: int = Field(30, ge=0, le=180, description="Prompt this many minutes before hydration.bedtime.")
+    exercises: list[Literal["calf", "hamstring", "foot"]] = Field(
+        default_factory=lambda: ["calf", "hamstring", "foot"], min_length=1,
+        description="The routine, in order: any of calf, hamstring, foot.")
+    hold_s: int = Field(30, ge=5, le=120, description="Hold each stretch this many seconds.")
+    repeats: int = Field(3, ge=1, le=10, description="Repeat each stretch this many times (each side).")
+
+
+class OutputsSection(Section):
+    led_pin: GPIO_PIN | None = Field(None, description="BCM GPIO of the reminder LED (PWM glow); unset means no LED.")
+    buzzer_pin: GPIO_PIN | None = Field(None, description="BCM GPIO of the active buzzer; unset means no buzzer.")
+    button_pin: GPIO_PIN | None = Field(
+        None, description="BCM GPIO of the bottle-side button to ground (press = acknowledge, hold = snooze); unset means none.")
+    hold_s: float = Field(1.5, ge=0.5, le=10, description="Holding the button this many seconds snoozes instead of acknowledging.")
+    snooze_min: int = Field(15, ge=1, le=720, description="A button hold snoozes the reminder for this many minutes.")
+    escalate_after_min: int = Field(10, ge=1, le=240,
+                                    description="Sound a short buzzer pattern when a reminder is still unanswered after this many minutes.")
+
+    @model_validator(mode="after")
+    def _distinct_pins(self):
+        pins = [p for p in (self.led_pin, self.buzzer_pin, self.button_pin) if p is not None]
+        if len(pins) != len(set(pins)):
+            raise ValueError("led_pin, buzzer_pin and button_pin must be different GPIOs")
+        return self
+
+
 class Config(Section):
     device: DeviceSection = Field(default_factory=DeviceSection, description="This device.")
     bottle: BottleSection = Field(default_factory=BottleSection, description="The HX711 bottle scale.")
@@ -134,6 +205,9 @@ class Config(Section):
     dashboard: DashboardSection = Field(default_factory=DashboardSection, description="The local web dashboard.")
     logging: LoggingSection = Field(default_factory=LoggingSection, description="Logging.")
     simulator: SimulatorSection = Field(default_factory=SimulatorSection, description="Simulated sensors.")
+    hydration: HydrationSection = Field(default_factory=HydrationSection, description="Hydration reminders and the day's rhythm.")
+    stretch: StretchSection = Field(default_factory=StretchSection, description="The pre-bed stretching prompt.")
+    outputs: OutputsSection = Field(default_factory=OutputsSection, description="Reminder LED, buzzer and bottle-side button.")
 
     @property
     def tz(self) -> ZoneInfo:
