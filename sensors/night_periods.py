@@ -1,0 +1,253 @@
+"""Layer 2 of the night analysis: epochs to sleep periods and wake episodes.
+
+Pure and sensor-agnostic: it works on per-epoch sleep/wake scores and on movement bouts,
+whether they come from the bed-frame accelerometer (:mod:`sensors.night_features`) or
+from a wrist actigraph's activity counts (:func:`score_counts`).
+
+Sleep periods (:func:`sleep_periods`). An epoch is scored asleep or awake upstream. A
+sleep period starts at the first epoch of a run of at least ``onset_s`` (10 min) of
+consecutive valid epochs scored asleep: Actiware's "sleep onset" rule, which keeps
+reading or dozing off for a few minutes in front of the television out of the night.
+Such runs ("anchors") belong to the same period when the next one starts within
+``max_gap_s`` (60 min) of the end of the previous one: a night's awakenings, however
+long, stay inside it. The period ends at the end of its last anchor (the final
+awakening; Actiware's "sleep end" rule of 10 min is the same idea). Periods shorter than
+``min_sleep_s`` (2 h) are naps and dropped. A period is final once ``max_gap_s`` +
+``onset_s`` have passed after its end without a new anchor, which is when the streaming
+analyzer can emit it.
+
+Wake episodes (:func:`wake_episodes`). Movement comes as bouts ``[start, end)``
+(a run of moving sub-epochs of the bed sensor, an out-of-bed spell, or an active epoch
+of an actigraph). Bouts within a sleep period less than ``join_s`` apart are one episode;
+an episode is a wake when it spans at least ``min_wake_s`` (60 s, DESIGN.md) from its
+first movement to its last, or when it contains time out of bed. A turnover is one bout
+of a few seconds: no wake. The episode starts at its first movement and ends when the
+last movement stops (the sleeper settled back).
+
+Activity counts (:func:`score_counts`). The Actiware (Oakley 1997) rule, which we found
+to reproduce Actiware's own epoch scores exactly on a real Actiwatch 2 export: the
+total activity of an epoch is its count times ``60 / epoch_s``, plus 1/5 of the counts
+of the epochs within 1 min and 1/25 of those within 2 min on either side; the epoch is
+awake when the total exceeds the wake threshold (Actiware's "medium" 40 counts, for
+Actiwatch counts; other actigraphs' counts have other scales: pass your own).
+:func:`nonwear` marks Choi-style no-wear: at least 90 min of zero counts (2 min of
+counts allowed inside when 30 min of zeros lie on both sides), taken as missing data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "PeriodParams",
+    "Episode",
+    "sleep_periods",
+    "final_after",
+    "wake_episodes",
+    "score_counts",
+    "nonwear",
+    "runs",
+    "to_grid",
+]
+
+
+@dataclass(frozen=True)
+class PeriodParams:
+    """Thresholds of the sleep-period and wake-episode rules, each with its reason."""
+
+    # Sleep starts with this long of consecutive epochs scored asleep (Actiware's
+    # default sleep onset setting): reading in bed has a movement every minute or two.
+    onset_s: float = 600.0
+    # Awake stretches inside one sleep period are shorter than this (long nightly
+    # awakenings are 20-50 min); a longer stretch ends the period.
+    max_gap_s: float = 3600.0
+    # ...and a gap holding this much wake (or out-of-bed) time ends it too: the evening
+    # between a nap on the sofa and going to bed. Nightly awakenings of up to an hour
+    # are mostly lying still (a real Actiwatch night: at most 17 min scored awake).
+    split_wake_s: float = 1800.0
+    # The final awakening is followed by this long of continuous wake; shorter waking
+    # moments between sleep-scored epochs after the last anchor are morning dozing.
+    end_wake_s: float = 300.0
+    # Shorter sleep periods are naps, not the main sleep period of a night.
+    min_sleep_s: float = 7200.0
+    # Movement bouts closer than this are one episode: someone awake moves at least
+    # every half minute; two turnovers a minute apart are not a wake.
+    join_s: float = 30.0
+    # An episode is a wake when its movement spans this long (DESIGN.md: >= 60 s).
+    min_wake_s: float = 60.0
+    # An out-of-bed spell this long inside an episode makes it a wake with bed exit
+    # (shorter "absences" are presence-detector flicker during a big movement).
+    min_exit_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A wake episode: its movement span, whether it left the bed, and its bouts."""
+
+    start: float
+    end: float
+    bed_exit: bool
+    bouts: tuple[int, ...]  # indices into the bouts passed to wake_episodes
+
+
+def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and (exclusive) ends of the runs of True in a boolean array."""
+    m = np.asarray(mask, dtype=bool)
+    d = np.diff(np.concatenate(([False], m, [False])).astype(np.int8))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def sleep_periods(
+    t: np.ndarray, asleep: np.ndarray, epoch_s: float, params: PeriodParams = PeriodParams()
+) -> list[tuple[int, int]]:
+    """Sleep periods as epoch index ranges ``[i0, i1)`` of a regular epoch grid.
+
+    ``asleep`` is True for valid epochs scored asleep; missing epochs are False (not
+    sleep). ``t`` are the epoch starts. The result for a period depends only on the
+    epochs up to ``final_after(params)`` past its last anchor, so a streaming caller
+    can run this on a growing buffer (see :func:`is_final`).
+    """
+    t = np.asarray(t, dtype=float)
+    asleep = np.asarray(asleep, dtype=bool)
+    need = max(1, int(round(params.onset_s / epoch_s)))
+    split = max(1, int(round(params.split_wake_s / epoch_s)))
+    s, e = runs(asleep)
+    keep = (e - s) >= need
+    s, e = s[keep].tolist(), e[keep].tolist()
+    out: list[list[int]] = []
+    for a, b in zip(s, e):
+        if out:
+            prev = out[-1][1]
+            gap_s = t[a] - (t[prev - 1] + epoch_s)
+            if gap_s <= params.max_gap_s and np.count_nonzero(~asleep[prev:a]) < split:
+                out[-1][1] = b
+                continue
+        out.append([a, b])
+    result = []
+    for a, b in out:
+        b = _extend_end(t, asleep, b, epoch_s, params)
+        if t[b - 1] + epoch_s - t[a] >= params.min_sleep_s:
+            result.append((a, b))
+    return result
+
+
+def final_after(params: PeriodParams = PeriodParams()) -> float:
+    """Seconds after the end of a period's last anchor when nothing can change it."""
+    return params.max_gap_s + params.onset_s
+
+
+def _extend_end(t, asleep, b, epoch_s, params) -> int:
+    """Carry the end over the dozing after the last anchor: later sleep-scored epochs
+    belong to the period until ``end_wake_s`` of continuous wake (the final awakening)."""
+    stop = int(np.searchsorted(t, t[b - 1] + params.max_gap_s, side="right"))
+    limit = max(1, int(round(params.end_wake_s / epoch_s)))
+    awake_run = 0
+    end = b
+    for i in range(b, min(stop, len(asleep))):
+        if asleep[i]:
+            awake_run = 0
+            end = i + 1
+        else:
+            awake_run += 1
+            if awake_run >= limit:
+                break
+    return end
+
+
+def wake_episodes(
+    starts: np.ndarray,
+    ends: np.ndarray,
+    out_of_bed: np.ndarray,
+    period: tuple[float, float],
+    params: PeriodParams = PeriodParams(),
+) -> list[Episode]:
+    """Wake episodes inside ``period = (start, end)`` from movement bouts.
+
+    ``starts``/``ends`` are bout times (sorted by start), ``out_of_bed`` flags the bouts
+    that are time out of bed. Bouts overlapping the period's edges are clipped to it.
+    """
+    p0, p1 = period
+    starts = np.asarray(starts, dtype=float)
+    ends = np.asarray(ends, dtype=float)
+    out_of_bed = np.asarray(out_of_bed, dtype=bool)
+    inside = np.flatnonzero((ends > p0) & (starts < p1))
+    episodes: list[Episode] = []
+    group: list[int] = []
+    g_end = -np.inf
+
+    def close():
+        if not group:
+            return
+        a = max(p0, float(starts[group[0]]))
+        b = min(p1, max(float(ends[i]) for i in group))
+        exit_s = sum(min(p1, ends[i]) - max(p0, starts[i]) for i in group if out_of_bed[i])
+        bed_exit = exit_s >= params.min_exit_s
+        if b - a >= params.min_wake_s or bed_exit:
+            episodes.append(Episode(a, b, bool(bed_exit), tuple(group)))
+
+    for i in inside.tolist():
+        if group and starts[i] - g_end > params.join_s:
+            close()
+            group = []
+        group.append(i)
+        g_end = max(g_end, float(ends[i])) if len(group) > 1 else float(ends[i])
+    close()
+    return episodes
+
+
+# -- activity counts ------------------------------------------------------------------
+def to_grid(t: np.ndarray, counts: np.ndarray, epoch_s: float | None = None):
+    """Counts on a regular epoch grid: missing rows become NaN epochs.
+
+    Returns ``(t_grid, counts_grid, epoch_s)``; the epoch is the median spacing.
+    """
+    t = np.asarray(t, dtype=float)
+    c = np.asarray(counts, dtype=float)
+    if len(t) == 0:
+        return t, c, float(epoch_s or 30.0)
+    if epoch_s is None:
+        d = np.diff(t)
+        epoch_s = float(np.median(d)) if len(d) else 30.0
+    idx = np.round((t - t[0]) / epoch_s).astype(np.int64)
+    grid = np.full(int(idx[-1]) + 1, np.nan)
+    grid[idx] = c
+    return t[0] + epoch_s * np.arange(len(grid)), grid, float(epoch_s)
+
+
+def oakley_weights(epoch_s: float) -> np.ndarray:
+    """Actiware's weights: the epoch x 60/epoch_s, 1/5 within 1 min, 1/25 within 2 min."""
+    k = max(1, int(round(60.0 / epoch_s)))
+    return np.concatenate(
+        (np.full(k, 1 / 25), np.full(k, 1 / 5), [60.0 / epoch_s], np.full(k, 1 / 5), np.full(k, 1 / 25))
+    )
+
+
+def score_counts(counts: np.ndarray, epoch_s: float, threshold: float = 40.0) -> np.ndarray:
+    """Awake (True) per epoch by the Actiware/Oakley rule; missing counts count as 0."""
+    c = np.nan_to_num(np.asarray(counts, dtype=float), nan=0.0)
+    total = np.convolve(c, oakley_weights(epoch_s), mode="same")
+    return total > threshold
+
+
+def nonwear(counts: np.ndarray, epoch_s: float, min_s: float = 5400.0, allow_s: float = 120.0,
+            guard_s: float = 1800.0) -> np.ndarray:
+    """True for epochs in Choi-style no-wear stretches (see the module docstring)."""
+    c = np.asarray(counts, dtype=float)
+    zero = c == 0
+    s, e = runs(zero)
+    allow = int(round(allow_s / epoch_s))
+    guard = int(round(guard_s / epoch_s))
+    merged: list[list[int]] = []
+    for a, b in zip(s.tolist(), e.tolist()):
+        if merged and a - merged[-1][1] <= allow and b - a >= guard and merged[-1][2] >= guard:
+            merged[-1][1], merged[-1][2] = b, b - a
+        else:
+            merged.append([a, b, b - a])
+    out = np.zeros(len(c), dtype=bool)
+    need = int(round(min_s / epoch_s))
+    for a, b, _ in merged:
+        if b - a >= need:
+            out[a:b] = True
+    return out
