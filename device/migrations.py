@@ -23,4 +23,15 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    # 2: the MQTT outbox. A row is written in the same transaction as its event and
+    # removed when the broker acknowledges the publish (PUBACK), so nothing stored is
+    # lost by a broker outage or a kill -9. `seq` keeps the publishing order.
+    """
+    CREATE TABLE outbox (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id  TEXT NOT NULL UNIQUE REFERENCES events (id) ON DELETE CASCADE,
+        queued_at REAL NOT NULL
+    );
+    CREATE INDEX outbox_queued_at ON outbox (queued_at);
+    """,
 ]

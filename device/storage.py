@@ -38,7 +38,8 @@ class Store:
     ``":memory:"``.
     """
 
-    def __init__(self, path: str | os.PathLike, *, clock: Callable[[], float] = time.time):
+    def __init__(self, path: str | os.PathLike, *, clock: Callable[[], float] = time.time,
+                 outbox: bool = False):
         path = str(path)
         if path != ":memory:" and (os.path.isdir(path) or not path.endswith((".sqlite3", ".db"))):
             os.makedirs(path, exist_ok=True)
@@ -47,6 +48,7 @@ class Store:
         self._clock = clock
         self._lock = threading.RLock()
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.outbox_enabled = outbox  # queue each new event for MQTT (see enable_outbox)
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -112,6 +114,7 @@ class Store:
             rows.append((event.id, event.type, event.time, json.dumps(data), now, data))
         new = []
         with self._lock:
+            outbox = self.outbox_enabled
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for row in rows:
@@ -120,6 +123,9 @@ class Store:
                         row[:5])
                     if cur.rowcount:
                         new.append(row[5])
+                        if outbox:  # same transaction: an event is never stored without its outbox row
+                            self._db.execute("INSERT OR IGNORE INTO outbox (event_id, queued_at) VALUES (?,?)",
+                                             (row[0], now))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -153,6 +159,86 @@ class Store:
     def count_events(self) -> int:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    # -- MQTT outbox ----------------------------------------------------------
+    # Events waiting for a broker's PUBACK. Rows are written by add_events in the
+    # event's own transaction (when the outbox is enabled) and deleted on PUBACK.
+    _DROPPED_KEY = "mqtt.outbox_dropped"
+
+    def enable_outbox(self, enabled: bool = True) -> None:
+        """Queue every event committed from now on for MQTT (the MQTT service turns this on)."""
+        with self._lock:
+            self.outbox_enabled = enabled
+
+    def outbox_pending(self, limit: int | None = None, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """Queued events (stored dicts with ``id``), oldest first; ``exclude`` skips ids."""
+        exclude = set(exclude)
+        sql = ("SELECT e.payload FROM outbox o JOIN events e ON e.id = o.event_id ORDER BY o.seq")
+        out = []
+        with self._lock:
+            cursor = self._db.execute(sql)
+            for (payload,) in cursor:
+                data = json.loads(payload)
+                if data["id"] in exclude:
+                    continue
+                out.append(data)
+                if limit is not None and len(out) >= limit:
+                    break
+        return out
+
+    def outbox_count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+    def outbox_delete(self, event_ids: Iterable[str]) -> int:
+        """Remove delivered events from the outbox (one transaction); return how many went."""
+        ids = [(i,) for i in event_ids]
+        if not ids:
+            return 0
+        with self._lock:
+            before = self._db.total_changes
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("DELETE FROM outbox WHERE event_id = ?", ids)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return self._db.total_changes - before
+
+    def outbox_prune(self, max_age_s: float, max_events: int) -> list[str]:
+        """Drop queued events older than ``max_age_s`` and the oldest beyond ``max_events``.
+
+        The dropped events stay in the store (only their delivery is given up); their
+        number is added to :meth:`outbox_dropped`. Returns the dropped ids.
+        """
+        cutoff = self._clock() - max_age_s
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                old = [r[0] for r in self._db.execute(
+                    "SELECT event_id FROM outbox WHERE queued_at < ? ORDER BY seq", (cutoff,))]
+                excess = [r[0] for r in self._db.execute(
+                    "SELECT event_id FROM outbox WHERE queued_at >= ? ORDER BY seq DESC LIMIT -1 OFFSET ?",
+                    (cutoff, max_events))]
+                dropped = old + excess[::-1]
+                if dropped:
+                    self._db.executemany("DELETE FROM outbox WHERE event_id = ?", [(i,) for i in dropped])
+                    row = self._db.execute("SELECT value FROM settings WHERE key = ?", (self._DROPPED_KEY,)).fetchone()
+                    total = (json.loads(row[0]) if row else 0) + len(dropped)
+                    self._db.execute(
+                        "INSERT INTO settings (key, value, updated_at) VALUES (?,?,?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                        (self._DROPPED_KEY, json.dumps(total), self._clock()))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return dropped
+
+    def outbox_dropped(self) -> int:
+        """How many queued events were ever dropped undelivered (age or size bound)."""
+        return int(self.get_setting(self._DROPPED_KEY, 0))
 
     # -- settings -----------------------------------------------------------
     def get_setting(self, key: str, default: Any = None) -> Any:

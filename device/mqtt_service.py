@@ -1,0 +1,246 @@
+"""MQTT for the daemon: events, retained state, Home Assistant discovery and commands.
+
+:class:`MqttService` is what the daemon starts. It is a consumer of the store, never
+a source of truth: events reach the broker from the store's durable outbox, the state
+JSON comes from the daemon's ``state_provider``, and commands go to handlers the daemon
+registers (``cramp`` has a default one that stores a :class:`~device.events.CrampLog`).
+
+Topics (``<base>`` is ``mqtt.base_topic``, by default ``crampwatch/<device id>``):
+
+======================================  ========  ====================================
+``<base>/status``                       retained  ``online`` / ``offline`` (last will)
+``<base>/state``                        retained  the state JSON (:data:`STATE_KEYS`)
+``<base>/event/<type>``                           one stored event, plus ``device``, ``t``
+``<base>/cmd/<name>``                   in        :mod:`device.commands`
+``<prefix>/device/<device id>/config``  retained  :mod:`device.discovery`
+``<prefix>/status``                     in        ``online`` -> discovery is republished
+======================================  ========  ====================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from device.commands import CommandDispatcher, cramp_handler
+from device.config import Config
+from device.discovery import discovery_message
+from device.mqtt_client import MqttClient, read_password
+
+log = logging.getLogger(__name__)
+
+# Keys of the state JSON, with their meaning. The daemon's state_provider returns them;
+# missing ones are sent as null, and ``health`` is filled from the Health registry.
+STATE_KEYS = {
+    "intake_today_ml": "what was drunk today (local day), mL",
+    "goal_ml": "the daily goal, mL",
+    "bottle_contents_ml": "what is in the bottle now, mL (null: unknown)",
+    "bottle_present": "the bottle is on the scale (null: unknown)",
+    "pace_ml": "intake minus what the goal expects by now, mL (negative: behind)",
+    "last_drink": "the last drink event ({id, t, ml}) or null",
+    "last_night": "last night's summary ({sleep_h, wakes, cramps, ...}) or null",
+    "reminder_active": "a drink or stretch reminder is showing",
+    "health": "{overall, <component>: state, ...}",
+}
+PRUNE_EVERY_S = 3600.0
+
+
+def event_message(event: dict[str, Any], base_topic: str, device_id: str) -> tuple[str, bytes]:
+    """The topic and payload of one stored event (its ``id`` and ``type`` included).
+
+    >>> event_message({"id": "wake-1000", "type": "wake", "start": 1.0, "end": 9.0}, "cw/x", "x")
+    ('cw/x/event/wake', b'{"id":"wake-1000","type":"wake","start":1.0,"end":9.0,"device":"x","t":1.0}')
+    """
+    data = dict(event)
+    data["device"] = device_id
+    if "t" not in data and "start" in data:
+        data["t"] = data["start"]
+    return f"{base_topic}/event/{event['type']}", json.dumps(data, separators=(",", ":")).encode()
+
+
+class MqttService:
+    """The daemon's MQTT side; off (health ``off``) when ``mqtt.host`` is unset.
+
+    ``state_provider()`` returns the state dict (see :data:`STATE_KEYS`); it is called
+    from the MQTT threads, so it must be thread-safe and quick. ``handlers`` maps command
+    names to ``handler(command)`` callables (see :mod:`device.commands`).
+
+    >>> from device.config import Config
+    >>> from device.health import Health
+    >>> from device.storage import Store
+    >>> svc = MqttService(Config(), Store(":memory:"), Health())
+    >>> svc.enabled, svc.base_topic
+    (False, 'crampwatch/crampwatch')
+    """
+
+    def __init__(self, config: Config, store, health, *, state_provider: Callable[[], dict] | None = None,
+                 handlers: dict[str, Callable[[Any], None]] | None = None, clock: Callable[[], float] = time.time,
+                 check_interval_s: float = 1.0):
+        self.config = config
+        self.settings = config.mqtt
+        self.device_id = config.device.id
+        self.base_topic = self.settings.base_topic or f"crampwatch/{self.device_id}"
+        self.store = store
+        self.health = health
+        self._state_provider = state_provider
+        self._clock = clock
+        self._check_s = check_interval_s
+        self.dispatcher = CommandDispatcher({"cramp": cramp_handler(store, clock=clock), **(handlers or {})},
+                                            clock=clock)
+        self.client: MqttClient | None = None
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._state_lock = threading.Lock()
+        self._last_state: str | None = None
+        self._last_state_at = 0.0
+        self._provider_failing = False
+        self.discovery_published = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.host is not None
+
+    @property
+    def status_topic(self) -> str:
+        return f"{self.base_topic}/status"
+
+    @property
+    def state_topic(self) -> str:
+        return f"{self.base_topic}/state"
+
+    # -- lifecycle ----------------------------------------------------------------
+    def start(self) -> None:
+        """Connect in the background and start delivering; returns at once."""
+        if not self.enabled:
+            self.health.set("mqtt", "off", "no mqtt.host configured")
+            return
+        s = self.settings
+        password = read_password(s)
+        self.store.enable_outbox()
+        self.prune_outbox()
+        dropped = self.store.outbox_dropped()
+        if dropped:
+            self.health.count("mqtt", errors=dropped)
+        prefix = s.discovery_prefix
+        self.client = MqttClient(
+            s, client_id=s.client_id or f"crampwatch-{self.device_id}", status_topic=self.status_topic,
+            outbox=self.store, render=lambda e: event_message(e, self.base_topic, self.device_id),
+            health=self.health, password=password, on_connected=self._on_connected,
+            subscriptions={f"{self.base_topic}/cmd/+": self._on_command, f"{prefix}/status": self._on_ha_status})
+        self.store.subscribe(self._on_event)
+        self.client.start()
+        self._worker = threading.Thread(target=self._run, name="mqtt-state", daemon=True)
+        self._worker.start()
+
+    def stop(self) -> None:
+        """Publish ``offline`` and disconnect; events not yet acknowledged stay queued."""
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join(5.0)
+        if self.client is not None:
+            self.client.stop()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- outgoing -----------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """The state JSON as it would be published now."""
+        provided: dict[str, Any] = {}
+        if self._state_provider is not None:
+            try:
+                provided = dict(self._state_provider())
+                self._provider_failing = False
+            except Exception:
+                if not self._provider_failing:  # once per failure streak, not every second
+                    log.exception("MQTT: the state provider failed; publishing what is known")
+                self._provider_failing = True
+        state = {key: provided.get(key) for key in STATE_KEYS}
+        state.update({k: v for k, v in provided.items() if k not in STATE_KEYS})
+        if state["health"] is None:
+            snapshot = self.health.snapshot()
+            state["health"] = {"overall": self.health.overall,
+                               **{name: part["state"] for name, part in snapshot.items()}}
+        return state
+
+    def publish_state(self, *, force: bool = False) -> bool:
+        """Publish the retained state if it changed (or ``force``); True if sent."""
+        if self.client is None:
+            return False
+        with self._state_lock:
+            text = json.dumps(self.state(), separators=(",", ":"), sort_keys=True, default=str)
+            if not force and text == self._last_state:
+                return False
+            if not self.client.publish(self.state_topic, text, retain=True):
+                return False
+            self._last_state, self._last_state_at = text, time.monotonic()
+            return True
+
+    def publish_discovery(self) -> bool:
+        """Publish the retained Home Assistant device discovery payload."""
+        if self.client is None:
+            return False
+        topic, payload = discovery_message(self.device_id, self.base_topic, self.settings.discovery_prefix)
+        sent = self.client.publish(topic, payload, retain=True)
+        self.discovery_published += sent
+        return sent
+
+    def prune_outbox(self) -> int:
+        """Apply the outbox bounds; dropped events are logged and counted in health."""
+        s = self.settings
+        dropped = self.store.outbox_prune(s.outbox_max_age_days * 86400, s.outbox_max_events)
+        if dropped:
+            log.warning("MQTT outbox: %d undelivered event(s) dropped (older than %g days or beyond %d); "
+                        "they stay in the store", len(dropped), s.outbox_max_age_days, s.outbox_max_events)
+            self.health.count("mqtt", errors=len(dropped))
+        return len(dropped)
+
+    # -- callbacks ----------------------------------------------------------------
+    def _on_event(self, event: dict[str, Any]) -> None:
+        """Store listener: the event is committed (with its outbox row); send it now."""
+        if self._stop.is_set() or self.client is None:
+            return
+        try:
+            self.client.publish_event(event)
+        except Exception:  # the outbox still holds it; the next replay sends it
+            log.exception("MQTT: cannot hand over event %s", event.get("id"))
+
+    def _on_connected(self) -> None:
+        self.publish_discovery()
+        self.publish_state(force=True)
+
+    def _on_command(self, topic: str, payload: bytes, retained: bool) -> None:
+        name = topic[len(self.base_topic) + len("/cmd/"):]
+        if retained:
+            log.warning("MQTT command %.40r ignored: it was retained (publish commands without retain)", name)
+            return
+        self.dispatcher.dispatch(name, payload)
+
+    def _on_ha_status(self, topic: str, payload: bytes, retained: bool) -> None:
+        # The retained "online" seen at every subscribe is not a restart: discovery was
+        # just published by _on_connected.
+        if payload.strip() == b"online" and not retained:
+            log.info("Home Assistant came online; republishing discovery")
+            self.publish_discovery()
+            self.publish_state(force=True)
+
+    def _run(self) -> None:
+        """State on change and every state_refresh_s; outbox bounds every hour."""
+        last_prune = time.monotonic()
+        while not self._stop.wait(self._check_s):
+            try:
+                now = time.monotonic()
+                self.publish_state(force=now - self._last_state_at >= self.settings.state_refresh_s)
+                if now - last_prune >= PRUNE_EVERY_S:
+                    last_prune = now
+                    self.prune_outbox()
+            except Exception:
+                log.exception("MQTT: state or outbox upkeep failed")
