@@ -28,19 +28,27 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _log(tmp: str) -> str:
+    return open(os.path.join(tmp, "log")).read()[-2000:]
+
+
 def measure(seconds: float, rate_hz: int, warmup: float = 10.0) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "config.toml")
         with open(config, "w") as f:
             f.write(f"[bottle]\nrate_hz = {rate_hz}\n[simulator]\ndrink_interval_s = 60\n")
         with subprocess.Popen([sys.executable, "-m", "device.cli", "run", "--simulate", "--config", config,
-                               "--data-dir", tmp], stderr=subprocess.DEVNULL) as proc:
+                               "--data-dir", tmp], stderr=open(os.path.join(tmp, "log"), "w")) as proc:
             try:
                 time.sleep(warmup)
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the daemon exited early: {_log(tmp)}")
                 cpu0, t0 = _cpu_s(proc.pid), time.monotonic()
                 peak = 0.0
                 while time.monotonic() - t0 < seconds:
                     time.sleep(1.0)
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"the daemon exited: {_log(tmp)}")
                     peak = max(peak, _rss_mb(proc.pid))
                 cpu = (_cpu_s(proc.pid) - cpu0) / (time.monotonic() - t0)
             finally:
