@@ -34,4 +34,25 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX outbox_queued_at ON outbox (queued_at);
     """,
+    # 3: reminder state (scheduler/state.py). One row per reminder, so that a restart
+    # neither repeats nor forgets one: `state` is active, acknowledged, snoozed or done;
+    # `since` is when it (re)became active (escalation counts from it); `day` is the
+    # local date it belongs to (one stretching prompt a day).
+    """
+    CREATE TABLE reminders (
+        id            TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL,
+        day           TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        created_at    REAL NOT NULL,
+        updated_at    REAL NOT NULL,
+        since         REAL NOT NULL,
+        snoozed_until REAL,
+        escalated     INTEGER NOT NULL DEFAULT 0,
+        reason        TEXT,
+        payload       TEXT NOT NULL
+    );
+    CREATE INDEX reminders_state ON reminders (state);
+    CREATE INDEX reminders_kind_day ON reminders (kind, day);
+    """,
 ]
