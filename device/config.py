@@ -147,9 +147,9 @@ class HydrationSection(Section):
                          description="Usual bedtime, local 'HH:MM' (after midnight is allowed, e.g. '00:30').")
     cutoff_h: float = Field(2.0, ge=0, le=6,
                             description="No hydration reminders in the last hours before bedtime (spares the night bathroom trips).")
-    behind_ml: int = Field(250, ge=50, le=2000,
+    behind_ml: int = Field(300, ge=50, le=2000,
                            description="Remind when intake is this many mL behind the expected pace (and idle_min has passed).")
-    idle_min: int = Field(45, ge=10, le=480,
+    idle_min: int = Field(60, ge=10, le=480,
                           description="Remind only when nothing was drunk, and no reminder ended, for this many minutes.")
     front_load: float = Field(0.3, ge=0, le=1,
                               description="Shape of the expected pace: 0 is even through the day; 0.3 expects 1.3x the average rate after waking, 0.7x at the cutoff.")
