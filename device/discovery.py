@@ -34,8 +34,8 @@ _NIGHT_EVENT_TEMPLATE = (
     "{% if e.type == 'wake' %}"
     "{{ {'event_type': 'cramp_wake' if e.cramp else 'wake', 'id': e.id, 'start': e.start, 'end': e.end,"
     " 'bed_exit': e.bed_exit, 'score': e.score} | tojson }}"
-    "{% elif e.type == 'cramp' and e.confirmed %}"
-    "{{ {'event_type': 'cramp', 'id': e.id, 't': e.t, 'wake_id': e.wake_id} | tojson }}"
+    "{% elif e.type == 'cramp' and e.get('confirmed', true) %}"
+    "{{ {'event_type': 'cramp', 'id': e.id, 't': e.t, 'wake_id': e.get('wake_id')} | tojson }}"
     "{% endif %}"
 )
 

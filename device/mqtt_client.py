@@ -81,6 +81,7 @@ class MqttClient:
         self._subscriptions = dict(subscriptions or {})
         self._on_connected = on_connected
         self._connected = threading.Event()
+        self._subscribed = threading.Event()  # the broker acknowledged our subscriptions
         self._stopping = False
         self._lock = threading.Lock()
         self._mids: dict[int, str | None] = {}  # message id -> event id (None: not an event)
@@ -90,6 +91,7 @@ class MqttClient:
         self._flusher: threading.Thread | None = None
         self.delivered = 0
         self.connects = 0
+        self._refused: str | None = None  # why the broker refused the last connect
 
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
                              protocol=paho.MQTTv311, reconnect_on_failure=True)
@@ -105,6 +107,7 @@ class MqttClient:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_subscribe = lambda *args: self._subscribed.set()
         self._client = client
 
     # -- lifecycle ----------------------------------------------------------------
@@ -113,9 +116,9 @@ class MqttClient:
         self._set_health("starting", f"connecting to {self._where}")
         self._flusher = threading.Thread(target=self._flush_acks, name="mqtt-acks", daemon=True)
         self._flusher.start()
+        self.replay()  # paho holds them until the first connect
         self._client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive)
         self._client.loop_start()
-        self.replay()  # paho holds them until the first connect
 
     def stop(self, timeout: float = 5.0) -> None:
         """Publish ``offline``, disconnect cleanly and stop the threads; safe to call twice."""
@@ -145,6 +148,10 @@ class MqttClient:
 
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self._connected.wait(timeout)
+
+    def wait_subscribed(self, timeout: float | None = None) -> bool:
+        """Wait until commands can arrive (the broker acknowledged the subscriptions)."""
+        return self._subscribed.wait(timeout)
 
     @property
     def _where(self) -> str:
@@ -211,9 +218,13 @@ class MqttClient:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         try:
             if reason_code.is_failure:  # unlike Frigate: a refused connect is not a connection
-                self._set_health("degraded", f"broker {self._where} refused the connection: {reason_code}")
-                log.warning("MQTT broker %s refused the connection: %s", self._where, reason_code)
+                if self._refused != str(reason_code):
+                    log.warning("MQTT broker %s refused the connection: %s (retrying)", self._where, reason_code)
+                self._refused = str(reason_code)
+                self._set_health("degraded", f"broker {self._where} refused the connection: {reason_code}; "
+                                             f"retrying ({self._waiting()})")
                 return
+            self._refused = None
             self.connects += 1
             self._connected.set()
             info = client.publish(self.status_topic, "online", qos=QOS, retain=True)
@@ -234,8 +245,9 @@ class MqttClient:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         try:
             self._connected.clear()
+            self._subscribed.clear()
             self._forget_unsent_retained()
-            if not self._stopping:
+            if not self._stopping and self._refused is None:
                 log.warning("MQTT disconnected from %s (%s); reconnecting", self._where, reason_code)
                 self._set_health("degraded", f"disconnected from {self._where}; reconnecting ({self._waiting()})")
         except Exception:
@@ -317,7 +329,11 @@ class MqttClient:
                 self.delivered += len(batch)
 
     def _waiting(self) -> str:
-        return f"{self.in_flight} event(s) waiting"
+        try:
+            count = self._outbox.outbox_count() if self._outbox is not None else self.in_flight
+        except Exception:  # a closed store while stopping
+            count = self.in_flight
+        return f"{count} event(s) waiting"
 
     def _set_health(self, state: str, detail: str) -> None:
         if self._health is not None:

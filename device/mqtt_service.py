@@ -121,10 +121,10 @@ class MqttService:
         s = self.settings
         password = read_password(s)
         self.store.enable_outbox()
-        self.prune_outbox()
-        dropped = self.store.outbox_dropped()
+        dropped = self.store.outbox_dropped()  # by earlier runs; health counts them all
         if dropped:
             self.health.count("mqtt", errors=dropped)
+        self.prune_outbox()
         prefix = s.discovery_prefix
         self.client = MqttClient(
             s, client_id=s.client_id or f"crampwatch-{self.device_id}", status_topic=self.status_topic,

@@ -21,6 +21,11 @@ apt_install() {  # apt_install PKG... : install the Debian packages that are abs
     fi
 }
 
+case ",${1:-}," in
+    *,test,*)  # the MQTT tests run a real broker (tests/conftest.py)
+        command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_install mosquitto ;;
+esac
+
 PYTHON=${PYTHON:-python3}
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
     echo "crampwatch needs Python 3.11 or newer ($PYTHON is $("$PYTHON" --version))" >&2; exit 1; }
