@@ -78,9 +78,10 @@ class I2CAccelerometer:
     - ``samples_read``: samples :meth:`read` has returned.
     - ``overflows``: drains that found the FIFO had overflowed since the previous one
       (or was full at least: the drain came too late either way).
-    - ``samples_lost_estimate``: samples lost to overflows (estimated from the time
-      since the previous drain and the configured rate, so +-1 or so, and off by the
-      chip's clock error over long gaps) plus samples discarded (exact).
+    - ``samples_lost_estimate``: samples lost to overflows, estimated from the time
+      since the previous drain and the configured rate (low by at most one per
+      overflow, and off by the chip's clock error over long gaps: the data sheets
+      allow a few percent), plus samples discarded (exact).
     - ``samples_discarded``: samples popped but dropped because their alignment could
       not be trusted (MPU-6050 only, right after an overflow; see its module).
     - ``i2c_errors``: failed I2C transactions, retried or not.
@@ -202,7 +203,9 @@ class I2CAccelerometer:
             n = len(buf) // 6
             if self._overflow_seen:
                 self.overflows += 1
-                produced = round((now - self._last_drain) * self._rate)
+                # Samples made since the last drain: floor or floor + 1 of this (by
+                # the grid's phase); the floor never invents a loss.
+                produced = math.floor((now - self._last_drain) * self._rate)
                 self.samples_lost_estimate += max(self._discarded, produced - n)
             else:
                 self.samples_lost_estimate += self._discarded

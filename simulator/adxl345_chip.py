@@ -183,7 +183,8 @@ class FakeADXL345(FakeI2CChip):
             mode = self._mode()
             fifo_mode = mode != _BYPASS
             ready = bool(self._fifo) if fifo_mode else self._unread
-            watermark = fifo_mode and len(self._fifo) >= (self._regs[_FIFO_CTL] & 0x1F)
+            # Samples bits 0 set the watermark "regardless of FIFO mode" (data sheet).
+            watermark = len(self._fifo) >= (self._regs[_FIFO_CTL] & 0x1F)
             return ready << 7 | watermark << 1 | self._overrun
         if reg < len(self._regs):
             return self._regs[reg]

@@ -166,6 +166,13 @@ class FakeSMBus:
         with self._lock:
             self._dead.discard(address)
 
+    def clear_faults(self):
+        """Cancel every injected fault: ``fail_next``, ``stop_answering``, ``fail_rate``."""
+        with self._lock:
+            self._fail_next.clear()
+            self._dead.clear()
+            self._fail_rate = 0.0
+
     # --- smbus2's interface ------------------------------------------------------
     def read_byte_data(self, i2c_addr, register, force=None):
         return self._chip(i2c_addr, register).read(register, 1)[0]
