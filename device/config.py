@@ -113,8 +113,12 @@ class MqttSection(Section):
 
 
 class DashboardSection(Section):
-    host: str = Field("127.0.0.1", description="Address the dashboard binds to (loopback unless a password is set).")
+    enabled: bool = Field(True, description="Serve the local web dashboard.")
+    host: str = Field("127.0.0.1", min_length=1,
+                      description="Address the dashboard binds to; anything but loopback needs a password (crampwatch set-password).")
     port: int = Field(8080, ge=1, le=65535, description="Dashboard TCP port.")
+    password_file: str | None = Field(None, min_length=1,
+                                      description="File holding the salted hash of the dashboard password (written by crampwatch set-password); unset means 'dashboard-password' in device.data_dir.")
 
 
 class LoggingSection(Section):
