@@ -252,12 +252,18 @@ class FakeI2CChip:
         self._period = None  # None: not sampling
         self._anchor = 0.0
         self._done = 0  # grid index of the last sample produced
-        #: Samples made since power-on (whatever became of them).
-        self.samples_produced = 0
+        self._produced = 0
         #: Protocol violations by the host (writes to read-only registers, reads of an
         #: empty FIFO, ...), and the last few described.
         self.violations = 0
         self.violation_log = deque(maxlen=16)
+
+    @property
+    def samples_produced(self):
+        """Samples made since power-on (whatever became of them), brought up to date."""
+        with self._lock:
+            self._catch_up(self._clock())
+            return self._produced
 
     @property
     def source(self):
@@ -289,7 +295,7 @@ class FakeI2CChip:
         if last > self._done:
             first = self._done + 1
             self._done = last
-            self.samples_produced += last - first + 1
+            self._produced += last - first + 1
             self._produce(first, last)
 
     def _produce(self, first, last):
