@@ -124,8 +124,9 @@ class I2CAccelerometer:
         if not (backoff >= 0 and retry_window > 0):
             raise ValueError("backoff must be >= 0 and retry_window > 0 seconds")
         self._address = address
-        self._rate = rate_hz
-        self._range = range_g
+        # The table's own value: 100.0 is accepted as 100, and registers get ints.
+        self._rate = self.RATES[self.RATES.index(rate_hz)]
+        self._range = self.RANGES[self.RANGES.index(range_g)]
         self._clock = clock
         self._sleep = sleep
         self._attempts = attempts

@@ -221,7 +221,7 @@ class MPU6050(I2CAccelerometer):
                     if skip and samples == 0:
                         self._pop(skip, 0, bytearray())  # a lone fragment: drop it
                     break
-                # Two samples' margin: more cannot arrive before the first pop.
+                # Near full, a short round: if it must be discarded, little is lost.
                 near_full = count + 2 * _SAMPLE >= _HAZARD
                 if near_full:
                     samples = min(samples, (_CHUNK - skip) // _SAMPLE)

@@ -428,6 +428,12 @@ def test_unsupported_rate_or_range_is_a_value_error_naming_the_allowed_values(kw
     assert bus.transactions == 0
 
 
+def test_a_whole_float_rate_is_taken_as_its_int(rig):
+    bus, chip, accel = rig(rate_hz=50.0, range_g=4.0)
+    assert accel.rate_hz == 50 and isinstance(accel.rate_hz, int)
+    assert chip.peek(0x19) == 19 and chip.peek(0x1C) == 1 << 3
+
+
 def test_close_leaves_an_injected_bus_open_and_a_bus_number_is_opened_and_closed(
         rig, monkeypatch, clock):
     bus, chip, accel = rig()
