@@ -1,35 +1,38 @@
 """Layer 1 of the night analysis: bed-frame accelerometer samples to per-epoch features.
 
 Pure and vectorised; feed chunks of any size (the features do not depend on the cut).
-Time comes from the samples: sub-epochs of ``sub_s`` (1 s) and epochs of ``epoch_s``
-(30 s) are aligned to multiples of their length in Unix time, samples are assigned by
-their time stamp (jitter and gaps are fine; a missing sub-epoch is NaN).
+Time comes from the samples: ticks of ``tick_s`` (0.1 s), sub-epochs of ``sub_s`` (1 s)
+and epochs of ``epoch_s`` (30 s) are aligned to multiples of their length in Unix time
+and samples are assigned by their time stamp (jitter and gaps are fine; a missing
+sub-epoch is NaN).
 
-Per sub-epoch, per axis: the mean (the gravity vector and the frame's tilt), the
-variance around that mean (gravity and tilt removed: what moves within the second) and
-the mean squared first difference, half of which is the white sensor noise (breathing,
-heartbeat and body movement hardly change from one sample to the next at 25-100 Hz;
-quantisation is part of that noise). The analysis never needs the chip's datasheet: it
-measures its noise as it goes, so ADXL345 (3.9 mg steps) and MPU-6050 at 25, 50 or
-100 Hz give comparable, unit-free features.
+The sensor's white noise is measured as it goes, never taken from a datasheet: half the
+mean squared difference of consecutive samples, per axis (breathing, heartbeat and body
+movement hardly change from one sample to the next at 25-100 Hz; quantisation is part
+of that noise), the median over an epoch's seconds. So ADXL345 (3.9 mg steps) and
+MPU-6050 at 25, 50 or 100 Hz give comparable, unit-free features.
 
-Per sub-epoch:
+Per sub-epoch (second):
 
-- ``motion``: the summed variance over the noise, ``sum(var) / sum(noise)``: about 1 on a
-  still bed, 2-10 for a twitch, 100s for a turnover or a kick;
+- ``motion``: movement in the body's band. The tick means (a 0.1 s box filter, which
+  removes most of the noise and keeps movements up to ~5 Hz) are fitted with a straight
+  line over the second, per axis (gravity, tilt and the slope of breathing go); the
+  residual sum of squares over what white noise alone leaves of it. About 1 on a still
+  bed, ~1.3 with a strong heartbeat, 5-50 for a page turned, 1000s for a turnover;
+- ``amp``: the largest residual tick mean (g): how far the movement swings;
+- ``jump``: the largest change between consecutive tick means (g): how fast;
+- ``hf``: high-frequency energy, mean squared sample difference over the noise's: the
+  frame ringing after a kick, a spasm or a jerk;
 - ``mean``: the mean acceleration vector (g).
 
 Per epoch:
 
-- ``noise``: median over its sub-epochs of the summed noise variance (g^2);
-- ``activity``: movement of the epoch, the sum over its moving sub-epochs of the
-  excess rms, ``sqrt(sum(var) - noise)``, times ``sub_s`` (g s): a count-like measure;
-- ``presence``: slow micro-motion, the breathing of someone lying on the bed: the
-  variance of the sub-epoch means about a straight line over the epoch (tilt drift
-  removed), over what white noise alone would give them. About 1 on an empty bed;
-- ``pulse``: the median sub-epoch ``motion`` less 1, the heartbeat (ballistocardiogram)
-  and small restlessness: about 0 on an empty bed;
-- ``level``: the mean acceleration vector (g), for slow changes in the frame's tilt.
+- ``noise``: the noise variance summed over axes (g^2);
+- ``activity``: the sum of ``amp`` over its moving seconds (g s): a count-like measure;
+- ``presence``: the breathing of someone lying on the bed: the strongest power of the
+  still seconds' means at 0.13-0.47 Hz over what white noise puts there (see
+  ``_presence``). About 1-2 on an empty bed; 5-1000 with someone on it;
+- ``level``: the mean acceleration vector of the still seconds (g): the frame's tilt.
 """
 
 from __future__ import annotations
@@ -49,13 +52,15 @@ class FeatureParams:
 
     # Epoch of the sleep/wake scoring: the actigraphy standard.
     epoch_s: float = 30.0
-    # Sub-epoch: long enough to average 25 samples at 25 Hz, short enough to time the
-    # first movement of an awakening to a second. Must divide epoch_s.
+    # Sub-epoch: the resolution at which movements are timed. Must divide epoch_s.
     sub_s: float = 1.0
-    # A sub-epoch moves when its variance exceeds this many times the noise: the
-    # ratio of a still second is 1 +- 0.3 at 25 Hz (chi-square with 72 dof), up to
-    # ~1.5 with a strong heartbeat; a twitch of the legs is 2-10.
-    move_ratio: float = 3.0
+    # Tick: the box filter before the movement statistic. Long enough to average 2-3
+    # samples at 25 Hz and 10 at 100 Hz, short enough to keep a 5 Hz jiggle. Must
+    # divide sub_s.
+    tick_s: float = 0.1
+    # A second moves when its motion statistic exceeds this: a still second is
+    # 1 +- 0.5 (chi-square with 24 dof), a page turned at 4-20 mg is 5-50.
+    move_ratio: float = 4.0
     # Samples further apart than this many sample periods are a gap (no difference is
     # taken across it).
     gap_periods: float = 3.0
@@ -69,10 +74,12 @@ class EpochFeatures:
     samples: np.ndarray  # samples in the epoch (0: missing)
     noise: np.ndarray  # g^2, summed over axes
     activity: np.ndarray  # g s
-    presence: np.ndarray  # ratio, ~1 empty
-    pulse: np.ndarray  # ratio - 1, ~0 empty
+    presence: np.ndarray  # ratio, ~1-2 empty
     level: np.ndarray  # (E, 3) g
-    motion: np.ndarray  # (E, K) sub-epoch motion ratio (NaN: no data)
+    motion: np.ndarray  # (E, K) per second (NaN: no data)
+    amp: np.ndarray  # (E, K) g
+    jump: np.ndarray  # (E, K) g
+    hf: np.ndarray  # (E, K) ratio
     sub_mean: np.ndarray = field(repr=False, default=None)  # (E, K, 3) g
 
     def __len__(self) -> int:
@@ -80,22 +87,29 @@ class EpochFeatures:
 
     @staticmethod
     def concat(parts: list[EpochFeatures], k: int) -> EpochFeatures:
+        parts = [p for p in parts if len(p)]
         if not parts:
             return EpochFeatures.empty(k)
-        return EpochFeatures(
-            *(np.concatenate([getattr(p, name) for p in parts]) for name in _FIELDS)
-        )
+        if len(parts) == 1:
+            return parts[0]
+        return EpochFeatures(*(np.concatenate([getattr(p, name) for p in parts]) for name in _FIELDS))
 
     @staticmethod
     def empty(k: int) -> EpochFeatures:
         z = np.zeros(0)
-        return EpochFeatures(z, z, z, z, z, z, np.zeros((0, 3)), np.zeros((0, k)), np.zeros((0, k, 3)))
+        zk = np.zeros((0, k))
+        return EpochFeatures(z, z, z, z, z, np.zeros((0, 3)), zk, zk, zk, zk, np.zeros((0, k, 3)))
 
-    def take(self, sl: slice) -> EpochFeatures:
+    def take(self, sl) -> EpochFeatures:
         return EpochFeatures(*(getattr(self, name)[sl] for name in _FIELDS))
 
 
-_FIELDS = ("t", "samples", "noise", "activity", "presence", "pulse", "level", "motion", "sub_mean")
+_FIELDS = ("t", "samples", "noise", "activity", "presence", "level", "motion", "amp", "jump", "hf",
+           "sub_mean")
+# columns of the per-second rows: n, sum xyz, sum of squared differences xyz, differences,
+# residual sums of squares xyz, lever (noise factor of the rss), amp, jump
+_N, _S1, _SD, _ND, _RSS, _LEV, _AMP, _JUMP = 0, 1, 4, 7, 8, 11, 12, 13
+_NCOL = 14
 
 
 class NightFeatures:
@@ -108,7 +122,7 @@ class NightFeatures:
     >>> xyz += np.random.default_rng(0).normal(0, 0.003, xyz.shape)
     >>> f = NightFeatures(rate)
     >>> ep = EpochFeatures.concat([f.push(t, xyz), f.flush()], 30)
-    >>> len(ep), bool(np.all(ep.activity == 0)), bool(np.all(np.abs(ep.presence - 1) < 0.6))
+    >>> len(ep), bool(np.all(ep.activity == 0)), bool(np.all(ep.presence < 4))
     (4, True, True)
     """
 
@@ -118,19 +132,23 @@ class NightFeatures:
         self.rate = float(rate_hz)
         self.p = params
         ratio = params.epoch_s / params.sub_s
-        if abs(ratio - round(ratio)) > 1e-9:
-            raise ValueError("sub_s must divide epoch_s")
+        ticks = params.sub_s / params.tick_s
+        if abs(ratio - round(ratio)) > 1e-9 or abs(ticks - round(ticks)) > 1e-9:
+            raise ValueError("sub_s must divide epoch_s and tick_s must divide sub_s")
         self.k = int(round(ratio))
+        self.j = int(round(ticks))
+        u = np.arange(self.j) - (self.j - 1) / 2.0
+        self._u = u
         self._gap = params.gap_periods / self.rate
         self._last: tuple[float, np.ndarray] | None = None  # last sample seen
-        # samples of the sub-epoch still open: times, values, squared differences, ok
+        # samples of the second still open: times, values, squared differences, ok
         self._ct = np.zeros(0)
         self._cx = np.zeros((0, 3))
         self._cd = np.zeros((0, 3))
         self._cn = np.zeros(0)
-        # complete sub-epochs of the epoch still open: id and stats rows
+        # complete seconds of the epoch still open: id and rows
         self._sid: list[np.ndarray] = []
-        self._stats: list[np.ndarray] = []
+        self._rows: list[np.ndarray] = []
 
     # -- public ---------------------------------------------------------------------
     def push(self, t, xyz) -> EpochFeatures:
@@ -145,14 +163,18 @@ class NightFeatures:
         return EpochFeatures.concat(out, self.k)
 
     def flush(self) -> EpochFeatures:
-        """End of the recording: close the open sub-epoch and epoch."""
+        """End of the recording: close the open second and epoch."""
         if len(self._ct):
-            self._reduce(self._ct, self._cx, self._cd, self._cn, close_last=True)
+            self._reduce(self._ct, self._cx, self._cd, self._cn)
             self._ct, self._cx = np.zeros(0), np.zeros((0, 3))
             self._cd, self._cn = np.zeros((0, 3)), np.zeros(0)
         return self._epochs(final=True)
 
     # -- internals ------------------------------------------------------------------
+    def _tick_ids(self, t: np.ndarray) -> np.ndarray:
+        # one integer clock for ticks, seconds and epochs, so that they always nest
+        return np.floor(t / self.p.tick_s + 1e-9).astype(np.int64)
+
     def _push(self, t: np.ndarray, x: np.ndarray) -> EpochFeatures:
         if len(t) == 0:
             return EpochFeatures.empty(self.k)
@@ -170,111 +192,189 @@ class NightFeatures:
         d *= d
         d *= ok[:, None]
         self._last = (float(t[-1]), x[-1].copy())
-        t = np.concatenate((self._ct, t))
-        x = np.concatenate((self._cx, x))
-        d = np.concatenate((self._cd, d))
-        ok = np.concatenate((self._cn, ok))
-        # keep the samples of the last (maybe incomplete) sub-epoch for next time
-        sid_last = np.floor(t[-1] / self.p.sub_s)
-        cut = int(np.searchsorted(t, sid_last * self.p.sub_s, side="left"))
+        if len(self._ct):
+            t = np.concatenate((self._ct, t))
+            x = np.concatenate((self._cx, x))
+            d = np.concatenate((self._cd, d))
+            ok = np.concatenate((self._cn, ok))
+        # keep the samples of the last (maybe incomplete) second for next time
+        sid_last = self._tick_ids(t[-1:])[0] // self.j
+        cut = int(np.searchsorted(self._tick_ids(t) // self.j, sid_last, side="left"))
         self._ct, self._cx, self._cd, self._cn = t[cut:], x[cut:], d[cut:], ok[cut:]
         if cut > 0:
-            self._reduce(t[:cut], x[:cut], d[:cut], ok[:cut], close_last=True)
+            self._reduce(t[:cut], x[:cut], d[:cut], ok[:cut])
         return self._epochs(final=False)
 
-    def _reduce(self, t, x, d, ok, close_last: bool) -> None:
-        sid = np.floor(t / self.p.sub_s).astype(np.int64)
-        starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
-        n = np.diff(np.r_[starts, len(t)]).astype(float)
-        s1 = np.add.reduceat(x, starts, axis=0)
-        s2 = np.add.reduceat(x * x, starts, axis=0)
-        sd = np.add.reduceat(d, starts, axis=0)
-        nd = np.add.reduceat(ok, starts)
-        stats = np.column_stack((n, s1, s2, sd, nd))
-        self._sid.append(sid[starts])
-        self._stats.append(stats)
+    def _reduce(self, t, x, d, ok) -> None:
+        """Per-second rows (see ``_N`` ...) of whole seconds of samples."""
+        J = self.j
+        tid = self._tick_ids(t)
+        tstart = np.flatnonzero(np.r_[True, tid[1:] != tid[:-1]])
+        tn = np.diff(np.r_[tstart, len(t)]).astype(float)
+        ts1 = np.add.reduceat(x, tstart, axis=0)
+        tids = tid[tstart]
+        sid_t = tids // J
+        sstart = np.flatnonzero(np.r_[True, sid_t[1:] != sid_t[:-1]])
+        sids = sid_t[sstart]
+        ns = len(sids)
+        row = np.repeat(np.arange(ns), np.diff(np.r_[sstart, len(tids)]))
+        col = tids - sid_t * J
+        # ticks on a (second, tick) grid
+        N = np.zeros((ns, J))
+        N[row, col] = tn
+        Y = np.zeros((ns, J, 3))
+        Y[row, col] = ts1 / tn[:, None]
+        W = (N > 0).astype(float)
+        u = self._u
+        S0 = W.sum(axis=1)
+        S1 = W @ u
+        S2 = W @ (u * u)
+        den = S0 * S2 - S1 * S1
+        good = (S0 >= 3) & (den > 0)
+        den = np.where(good, den, 1.0)
+        Sy = np.einsum("sj,sjk->sk", W, Y)
+        Suy = np.einsum("sj,sjk->sk", W * u, Y)
+        slope = (S0[:, None] * Suy - S1[:, None] * Sy) / den[:, None]
+        icept = (Sy - slope * S1[:, None]) / np.where(S0 > 0, S0, 1.0)[:, None]
+        R = (Y - icept[:, None, :] - slope[:, None, :] * u[None, :, None]) * W[:, :, None]
+        rss = (R * R).sum(axis=1)
+        lev = (S2[:, None] - 2 * u[None, :] * S1[:, None] + (u * u)[None, :] * S0[:, None]) / den[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            L = np.where(W > 0, (1.0 - lev) / np.where(N > 0, N, 1.0), 0.0).sum(axis=1)
+        rss[~good] = np.nan
+        L[~good] = np.nan
+        amp = np.sqrt((R * R).sum(axis=2).max(axis=1))
+        amp[~good] = np.nan
+        dY = np.diff(Y, axis=1)
+        both = (W[:, 1:] * W[:, :-1]) > 0
+        jump = np.sqrt(np.where(both, (dY * dY).sum(axis=2), 0.0).max(axis=1))
+        # per second sums straight from the samples
+        sid_s = tid // J
+        starts = np.flatnonzero(np.r_[True, sid_s[1:] != sid_s[:-1]])
+        rows = np.empty((ns, _NCOL))
+        rows[:, _N] = np.diff(np.r_[starts, len(t)])
+        rows[:, _S1 : _S1 + 3] = np.add.reduceat(x, starts, axis=0)
+        rows[:, _SD : _SD + 3] = np.add.reduceat(d, starts, axis=0)
+        rows[:, _ND] = np.add.reduceat(ok, starts)
+        rows[:, _RSS : _RSS + 3] = rss
+        rows[:, _LEV] = L
+        rows[:, _AMP] = amp
+        rows[:, _JUMP] = jump
+        self._sid.append(sids)
+        self._rows.append(rows)
 
     def _epochs(self, final: bool) -> EpochFeatures:
         if not self._sid:
             return EpochFeatures.empty(self.k)
-        sid = np.concatenate(self._sid)
-        stats = np.concatenate(self._stats)
+        sid = np.concatenate(self._sid) if len(self._sid) > 1 else self._sid[0]
+        rows = np.concatenate(self._rows) if len(self._rows) > 1 else self._rows[0]
         eid = sid // self.k
         if final:
             done = len(sid)
         else:
-            # an epoch is complete once a later sub-epoch has been seen (or its last one
-            # is closed: it is complete when the open sub-epoch belongs to a later epoch)
-            open_eid = np.floor(self._ct[0] / self.p.sub_s) // self.k if len(self._ct) else eid[-1] + 1
+            # an epoch is complete once the open second belongs to a later epoch
+            if len(self._ct):
+                open_eid = (self._tick_ids(self._ct[:1])[0] // self.j) // self.k
+            else:
+                open_eid = eid[-1] + 1
             done = int(np.searchsorted(eid, open_eid, side="left"))
         self._sid = [sid[done:]] if done < len(sid) else []
-        self._stats = [stats[done:]] if done < len(sid) else []
+        self._rows = [rows[done:]] if done < len(sid) else []
         if done == 0:
             return EpochFeatures.empty(self.k)
-        return self._features(sid[:done], stats[:done])
+        return self._features(sid[:done], rows[:done])
 
     def _features(self, sid: np.ndarray, st: np.ndarray) -> EpochFeatures:
         k = self.k
         eid = sid // k
         first = eid[0]
         ne = int(eid[-1] - first) + 1
-        row = (eid - first).astype(np.int64)
-        col = (sid - eid * k).astype(np.int64)
-        n = st[:, 0]
-        mean = st[:, 1:4] / n[:, None]
-        var = np.maximum(st[:, 4:7] / n[:, None] - mean * mean, 0.0).sum(axis=1)
-        nd = st[:, 10]
+        r = (eid - first).astype(np.int64)
+        c = (sid - eid * k).astype(np.int64)
+
+        def grid(values, fill=np.nan):
+            g = np.full((ne, k) + values.shape[1:], fill)
+            g[r, c] = values
+            return g
+
+        n = st[:, _N]
+        nd = st[:, _ND]
         with np.errstate(invalid="ignore", divide="ignore"):
-            dvar = np.where(nd > 0, st[:, 7:10].sum(axis=1) / np.maximum(nd, 1) / 2.0, np.nan)
-        # grids (epoch, sub-epoch)
-        g_n = np.zeros((ne, k))
-        g_n[row, col] = n
-        g_var = np.full((ne, k), np.nan)
-        g_var[row, col] = var
-        g_dv = np.full((ne, k), np.nan)
-        g_dv[row, col] = dvar
-        g_mean = np.full((ne, k, 3), np.nan)
-        g_mean[row, col] = mean
+            dvar = np.where(nd[:, None] > 0, st[:, _SD : _SD + 3] / np.maximum(nd, 1)[:, None] / 2.0, np.nan)
+        g_n = grid(n, 0.0)
+        g_dv = grid(dvar)  # (E, K, 3)
+        g_rss = grid(st[:, _RSS : _RSS + 3])
+        g_lev = grid(st[:, _LEV])
+        g_mean = grid(st[:, _S1 : _S1 + 3] / n[:, None])
         samples = g_n.sum(axis=1)
         have = samples > 0
-        noise = np.full(ne, np.nan)
+        noise_ax = np.full((ne, 3), np.nan)
         if have.any():
             with np.errstate(all="ignore"):
-                noise[have] = np.nanmedian(g_dv[have], axis=1)
-        noise = np.where(np.isfinite(noise), np.maximum(noise, 1e-12), np.nan)
-        motion = g_var / noise[:, None]
+                noise_ax[have] = np.nanmedian(g_dv[have], axis=1)
+        noise_ax = np.maximum(noise_ax, 1e-12)
+        noise = noise_ax.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            expect = (g_lev[:, :, None] * noise_ax[:, None, :]).sum(axis=2)
+            motion = g_rss.sum(axis=2) / expect
+            hf = g_dv.sum(axis=2) / noise[:, None]
+        amp = grid(st[:, _AMP])
         moving = motion > self.p.move_ratio
-        excess = np.sqrt(np.maximum(g_var - noise[:, None], 0.0))
-        activity = np.where(moving, excess, 0.0).sum(axis=1) * self.p.sub_s
+        activity = np.where(moving, amp, 0.0).sum(axis=1) * self.p.sub_s
+        # still: neither this second nor its neighbours moved (movements fade slowly)
+        calm = np.isfinite(motion) & ~moving
+        still = calm.copy()
+        still[:, 1:] &= calm[:, :-1]
+        still[:, :-1] &= calm[:, 1:]
         with np.errstate(all="ignore"):
-            pulse = np.nanmedian(np.where(np.isfinite(motion), motion, np.nan), axis=1) - 1.0 if have.any() else np.full(ne, np.nan)
-            presence = self._presence(g_mean, g_n, noise)
-            level = np.nanmean(g_mean, axis=1)
+            presence = self._presence(g_mean, g_n, noise, still)
+            level = np.nanmean(np.where(still[:, :, None], g_mean, np.nan), axis=1)
         return EpochFeatures(
             t=(first + np.arange(ne)) * self.p.epoch_s,
             samples=samples,
             noise=noise,
             activity=activity,
             presence=presence,
-            pulse=pulse,
             level=level,
             motion=motion,
+            amp=amp,
+            jump=grid(st[:, _JUMP]),
+            hf=hf,
             sub_mean=g_mean,
         )
 
-    def _presence(self, g_mean: np.ndarray, g_n: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """Variance of sub-epoch means about a line over the epoch, over the noise's."""
+    def _presence(self, g_mean: np.ndarray, g_n: np.ndarray, noise: np.ndarray, still: np.ndarray) -> np.ndarray:
+        """Breathing: peak power of the second means in 0.13-0.47 Hz over the noise's.
+
+        The still seconds' means are detrended (a line over the epoch, fitted to them
+        alone); moving seconds are set to the line, so a movement is not breathing.
+        The power of two adjacent frequency bins (1/epoch apart), summed over axes, is
+        compared with what white noise puts in them; the best pair in the band is the
+        presence ratio: about 1-2 on an empty bed, 5-1000 with someone breathing on it.
+        """
         k = self.k
         full = (g_n > 0).all(axis=1)
         out = np.full(len(noise), np.nan)
-        if not full.any():
+        w = (still & full[:, None]).astype(float)
+        enough = w.sum(axis=1) >= k / 2
+        if not enough.any():
             return out
-        m = g_mean[full]  # (F, K, 3)
+        m = np.nan_to_num(g_mean[enough])  # (F, K, 3)
+        w = w[enough]
         u = np.arange(k) - (k - 1) / 2.0
-        mu = m.mean(axis=1, keepdims=True)
-        slope = (m * u[None, :, None]).sum(axis=1, keepdims=True) / (u * u).sum()
-        resid = m - mu - slope * u[None, :, None]
-        lowvar = (resid * resid).sum(axis=(1, 2)) / (k - 2)
-        expected = noise[full] * (1.0 / g_n[full]).mean(axis=1)  # noise variance of a mean
-        out[full] = lowvar / expected
+        S0, S1, S2 = w.sum(axis=1), w @ u, w @ (u * u)
+        den = S0 * S2 - S1 * S1
+        Sy = np.einsum("fk,fkx->fx", w, m)
+        Suy = np.einsum("fk,fkx->fx", w * u, m)
+        slope = (S0[:, None] * Suy - S1[:, None] * Sy) / den[:, None]
+        icept = (Sy - slope * S1[:, None]) / S0[:, None]
+        resid = (m - icept[:, None, :] - slope[:, None, :] * u[None, :, None]) * w[:, :, None]
+        power = (np.abs(np.fft.rfft(resid, axis=1)) ** 2).sum(axis=2)  # (F, bins)
+        n = g_n[enough]
+        expected = noise[enough] * (w / np.where(n > 0, n, 1.0)).sum(axis=1)
+        lo = max(1, int(np.floor(0.13 * self.p.epoch_s)))
+        hi = min(power.shape[1] - 1, int(np.ceil(0.47 * self.p.epoch_s)))
+        band = power[:, lo : hi + 1]
+        pair = (band[:, :-1] + band[:, 1:]) / 2.0 if band.shape[1] > 1 else band
+        out[enough] = pair.max(axis=1) / expected
         return out
