@@ -27,7 +27,7 @@ class Daemon:
     >>> from device.config import Config
     >>> d = Daemon(Config.model_validate({"device": {"data_dir": ":memory:"}}), simulate=True)
     >>> [name for name, _start, _stop in d.steps]
-    ['storage', 'bottle']
+    ['storage', 'mqtt', 'bottle']
     """
 
     def __init__(self, config: Config, *, simulate: bool = False, hardware=None):
@@ -37,10 +37,16 @@ class Daemon:
         self.stop_event = threading.Event()
         self.store: Store | None = None
         self.bottle = None
+        self.mqtt = None
+        # What MQTT publishes as <base>/state and how it handles commands; the parts that
+        # own intake, reminders and the scale fill these in before start().
+        self.mqtt_state_provider: Callable[[], dict] | None = None
+        self.mqtt_handlers: dict[str, Callable] = {}
         self._hardware = hardware
         self._stops: list[tuple[str, Callable[[], None]]] = []
         self.steps: list[tuple[str, Callable[[], None], Callable[[], None]]] = [
             ("storage", self._start_storage, self._stop_storage),
+            ("mqtt", self._start_mqtt, self._stop_mqtt),  # before the sensors: their events reach the outbox
             ("bottle", self._start_bottle, self._stop_bottle),
         ]
 
@@ -84,6 +90,18 @@ class Daemon:
 
     def _stop_storage(self) -> None:
         self.store.close()
+
+    def _start_mqtt(self) -> None:
+        from device.mqtt_service import MqttService
+
+        # Off (health "off") without mqtt.host; with a broker that is down it starts anyway.
+        self.mqtt = MqttService(self.config, self.store, self.health,
+                                state_provider=self.mqtt_state_provider, handlers=self.mqtt_handlers)
+        self.mqtt.start()
+
+    def _stop_mqtt(self) -> None:
+        if self.mqtt is not None:
+            self.mqtt.stop()
 
     def _start_bottle(self) -> None:
         if not self.config.bottle.enabled:
