@@ -6,7 +6,6 @@ ticks at every look, so that samples arrive between the driver's transactions th
 way they do on a real bus.
 """
 
-import errno
 import random
 import time
 
