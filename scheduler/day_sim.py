@@ -59,7 +59,8 @@ class SimulatedDay:
 
     def __init__(self, config: Config, start: float, *, drinks: Iterable[tuple[float, float]] = (),
                  away: Iterable[tuple[float, float | None]] = (), store: Store | None = None,
-                 sanity: ClockSanity | None = None, pin_factory=None, clock: FakeClock | None = None):
+                 sanity: ClockSanity | None = None, pin_factory=None, clock: FakeClock | None = None,
+                 scheduler=None):
         self.config = config
         self.clock = clock or FakeClock(start)
         self.store = store or Store(":memory:", clock=self.clock)
@@ -71,7 +72,7 @@ class SimulatedDay:
             config, self.store, Health(clock=self.clock), clock=self.clock, monotonic=self.clock.monotonic,
             sanity=sanity or ClockSanity(floor=EARLIEST_PLAUSIBLE, ntp=lambda: None), pin_factory=pin_factory,
             publish=lambda suffix, payload: self.published.append((self.clock.t, suffix, payload)),
-            bottle_present=self.bottle_present)
+            bottle_present=self.bottle_present, scheduler=scheduler)
         self.store.subscribe(self.service.on_event)
 
     def bottle_present(self) -> bool:

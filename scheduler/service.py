@@ -107,6 +107,7 @@ class ReminderService:
                 self._scheduler = jobs.make_scheduler(self.tz)
             if not self._scheduler.running:
                 self._scheduler.start()
+            self.planned = False  # (re)install the jobs on this scheduler
             self.check_clock()
         self._watch = jobs.ClockWatch(self.check_clock)
         self._watch.start()
