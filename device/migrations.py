@@ -55,4 +55,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX reminders_state ON reminders (state);
     CREATE INDEX reminders_kind_day ON reminders (kind, day);
     """,
+    # 4: per-epoch bed activity (not raw samples): the nights' movement timelines.
+    # `presence` is the breathing-band evidence that someone lies in bed (NULL when the
+    # analysis had none, e.g. for imported actigraphy counts).
+    """
+    CREATE TABLE epochs (
+        t        REAL PRIMARY KEY,
+        activity REAL NOT NULL,
+        presence REAL
+    );
+    """,
 ]

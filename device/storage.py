@@ -240,6 +240,31 @@ class Store:
         """How many queued events were ever dropped undelivered (age or size bound)."""
         return int(self.get_setting(self._DROPPED_KEY, 0))
 
+    # -- epochs -------------------------------------------------------------
+    def add_epochs(self, epochs: Iterable[Any]) -> int:
+        """Store per-epoch bed activity (objects with ``t``, ``activity``, ``presence``).
+
+        An epoch already stored (same ``t``) is replaced: the analysis may refine the
+        newest epoch once more samples arrive.
+        """
+        rows = [(float(e.t), float(e.activity), None if e.presence is None else float(e.presence))
+                for e in epochs]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO epochs (t, activity, presence) VALUES (?,?,?)", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return len(rows)
+
+    def epochs(self, since: float, until: float) -> list[tuple[float, float, float | None]]:
+        """``(t, activity, presence)`` rows with ``since <= t < until``, in time order."""
+        with self._lock:
+            return self._db.execute("SELECT t, activity, presence FROM epochs WHERE t >= ? AND t < ? ORDER BY t",
+                                    (since, until)).fetchall()
+
     # -- settings -----------------------------------------------------------
     def get_setting(self, key: str, default: Any = None) -> Any:
         with self._lock:

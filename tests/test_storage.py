@@ -77,3 +77,12 @@ def test_a_failed_migration_leaves_the_old_schema(tmp_path, monkeypatch):
     monkeypatch.undo()
     with Store(tmp_path) as s:
         assert s.schema_version == len(MIGRATIONS)
+
+
+def test_epochs_are_stored_replaced_and_read_by_range(store):
+    from types import SimpleNamespace as E
+
+    store.add_epochs([E(t=0.0, activity=1.0, presence=0.9), E(t=30.0, activity=5.0, presence=None)])
+    store.add_epochs([E(t=30.0, activity=6.0, presence=0.8)])
+    assert store.epochs(0, 60) == [(0.0, 1.0, 0.9), (30.0, 6.0, 0.8)]
+    assert store.epochs(10, 60) == [(30.0, 6.0, 0.8)]
