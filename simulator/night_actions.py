@@ -42,12 +42,17 @@ A night (normal mode), from its ``start`` (the empty bed):
   out; 40 % make the bed 5-25 min later (room movement, no breathing); the night ends
   15-40 min after they got up.
 
-A partner (optional) gets in and out within an hour of the sleeper, turns over every
-15-40 min, twitches, and in 30 % of nights gets up once for 2-8 min. Their movements
-reach the sensor on the sleeper's side attenuated (``Partner.gain``, 0.2-0.5: their
-moves' milli-g, breathing, heartbeat and frame tilt are scaled by it), and they never
-move in the 3 min before or after a sleeper's wake, nor within 5 min of the sleep
-period's ends, so they never blur a true boundary. They are no wakes.
+A partner (optional; 40 % of people) gets in and out within an hour of the sleeper,
+turns over every 15-40 min, twitches (0.5 an hour), and in 30 % of nights gets up once
+for 2-8 min. Their movements reach the sensor on the sleeper's side attenuated
+(``Partner.gain``, 0.2-0.5: their moves' milli-g, breathing, heartbeat and frame tilt
+are scaled by it), they never move in the 3 min before or after a sleeper's wake, nor
+within 5 min of the sleep period's ends, and each of their clusters (getting in, a
+turnover, getting up) lasts at most 35 s. They are no wakes. While the sleeper sleeps
+(outside wakes) the 35 s / 90 s rule holds for every cluster of movement, whoever makes
+it (sleeper, partner, a knock in the house): the sensor cannot tell whose it feels.
+With a partner in bed the bed is not empty while the sleeper is up: the partner's weaker
+breathing goes on.
 
 Between the 35 s longest sleep cluster and the 90 s shortest wake nothing is generated,
 so any analysis threshold from 40 s to 85 s (DESIGN's 60 s) scores the same.
@@ -56,8 +61,8 @@ Demo mode (:func:`make_person` with ``demo=True``): nights follow each other wit
 of empty bed between; the sleeper is in bed within 15 s and asleep within 2 min, the first
 wake is a violent cramp 100-150 s later, then three more wakes (cramp, bathroom or
 restless; 90 s-4 min each, out of bed 30-90 s) with 2.5-5 min of sleep between, and the
-final awakening 2.5-4 min after the last: a night in about half an hour. Quiet margins
-shrink to 90 s (:data:`DEMO_RULES`).
+final awakening 2-5 min after the last: a night in about half an hour. Quiet margins
+shrink to 90 s (:data:`DEMO_RULES`); demo nights have no partner.
 
 Times are UTC seconds; a night's hours follow its ``start`` (default 21:30).
 """
@@ -185,11 +190,9 @@ class Person:
 
 
 def make_person(rng: random.Random, *, partner: bool | None = None, demo: bool = False) -> Person:
-    """Draw a sleeper (and their partner: 40 % of people when ``partner`` is None; never in demo mode by default)."""
-    if partner is None:
-        partner = rng.random() < 0.4 and not demo
-    else:
-        rng.random()  # keep the stream aligned
+    """Draw a sleeper (and their partner: 40 % of people when ``partner`` is None; never in demo mode)."""
+    draw = rng.random() < 0.4
+    partner = (draw if partner is None else partner) and not demo
     mate = Partner(gain=rng.uniform(0.2, 0.5), turn_min=rng.uniform(15.0, 40.0), exit_p=0.3)
     return Person(
         bed_delay_min=rng.uniform(5.0, 45.0),
@@ -383,15 +386,37 @@ def plan_night(p: Person, r: random.Random, index: int, start: float) -> Night:
 
 
 class _Protect:
-    """Intervals where sleep movements, or partner and room movements, must not fall."""
+    """Where movements may not fall: sleep movements, partner and room movements.
 
-    def __init__(self):
+    ``others`` are the zones kept clear of partner and room movement around the true
+    boundaries. While the sleeper sleeps (outside wakes) any cluster of movement,
+    whoever makes it, must stay brief and spaced (:meth:`asleep_ok`): the sensor can't
+    tell whose movement it feels.
+    """
+
+    def __init__(self, rules: Rules, moves: list[Move]):
+        self.rules, self.moves = rules, moves
         self.sleeper: list[tuple[float, float]] = []
         self.others: list[tuple[float, float]] = []
+        self.sleep = (0.0, 0.0)
+        self.wakes: list[tuple[float, float]] = []
 
     @staticmethod
     def free(zones, t0: float, t1: float) -> bool:
         return all(t1 <= a or t0 >= b for a, b in zones)
+
+    def asleep_ok(self, t0: float, t1: float) -> bool:
+        """A cluster [t0, t1] during sleep is at most ``max_brief`` long and ``cluster_gap`` from any other."""
+        a, b = self.sleep
+        if t1 <= a or t0 >= b or any(w0 <= t0 and t1 <= w1 for w0, w1 in self.wakes):
+            return True
+        gap = self.rules.cluster_gap
+        return t1 - t0 <= self.rules.max_brief and not any(
+            m.t < t1 + gap and m.t_end > t0 - gap for m in self.moves if m.kind != "steps")
+
+    def ok(self, t0: float, t1: float) -> bool:
+        """Partner and room movement: clear of the boundaries, brief and spaced while the sleeper sleeps."""
+        return self.free(self.others, t0, t1) and self.asleep_ok(t0, t1)
 
 
 def _night(p: Person, r: random.Random, index: int, start: float) -> Night:
@@ -422,7 +447,8 @@ def _night(p: Person, r: random.Random, index: int, start: float) -> Night:
     awake.append(("sleeper", t_in, sleep_start))
     sleep_end = sleep_start + min(9.5, max(6.0, p.sleep_h + r.gauss(0.0, 0.45))) * 3600.0
 
-    protect = _Protect()
+    protect = _Protect(rules, s.moves)
+    protect.sleep = (sleep_start, sleep_end)
     protect.sleeper += [(sleep_start, sleep_start + rules.onset_quiet), (sleep_end - rules.final_quiet, sleep_end)]
     protect.others += [(sleep_start - rules.partner_clear_sleep, sleep_start + rules.partner_clear_sleep),
                        (sleep_end - rules.partner_clear_sleep, sleep_end + rules.partner_clear_sleep)]
@@ -454,7 +480,7 @@ def _night(p: Person, r: random.Random, index: int, start: float) -> Night:
         t = r.uniform(start + 60.0, end - 60.0)
         m = Move(t, t + r.uniform(*KINDS["knock"].dur), "room", "knock", _logu(r, *KINDS["knock"].mg),
                  r.uniform(*KINDS["knock"].rise))
-        if protect.free(protect.others, m.t, m.t_end):
+        if protect.ok(m.t, m.t_end):
             s.moves.append(m)
     if p.partner is not None:
         end = max(end, _partner(p, r, s, start, t_in, t_out, Sleep(sleep_start, sleep_end), protect, awake, notes)
@@ -492,6 +518,7 @@ def _place_wakes(p: Person, r: random.Random, s: _Seq, sleep_start: float, sleep
                     extra))
         protect.sleeper.append((t - rules.quiet_before, t + duration + rules.quiet_after))
         protect.others += [(t - rules.partner_clear, t), (t + duration, t + duration + rules.partner_clear)]
+        protect.wakes.append((t, t + duration))
         awake.append(("sleeper", t, t + duration))
     out.sort(key=lambda x: x[0].start)
     return out
@@ -533,25 +560,30 @@ def _sleep_moves(p: Person, r: random.Random, s: _Seq, sleep_start: float, sleep
 
 def _partner(p: Person, r: random.Random, s: _Seq, start: float, t_in: float, t_out: float, sleep: Sleep,
              protect: _Protect, awake: list, notes: list) -> float:
-    """The partner's night: moves attenuated, none near a true boundary. Returns when they are up."""
+    """The partner's night: moves attenuated, none near a true boundary. Returns when they are up.
+
+    Every cluster of theirs lasts at most 35 s (getting in, a turnover, getting up).
+    """
     mate, clear = p.partner, p.rules.partner_clear_sleep
 
     def cluster(t: float, build, check: bool = True) -> list[Move] | None:
+        """Build a cluster at ``t``; keep it (in ``s.moves``) if it may be there."""
         c = _Seq(p, r, who="partner", t=t)
         build(c)
-        if check and not protect.free(protect.others, c.moves[0].t, max(m.t_end for m in c.moves)):
+        if check and not protect.ok(c.moves[0].t, max(m.t_end for m in c.moves)):
             return None
+        s.moves.extend(c.moves)
         return c.moves
 
     def get_in(c):
         c.add(0.0, "sit", bed=1)
         c.add(r.uniform(1.0, 5.0), "lie")
-        c.add(r.uniform(3.0, 20.0), "adjust")
+        c.add(r.uniform(3.0, 8.0), "adjust")
 
     def get_out(c):
         c.add(0.0, r.choice(["turn", "adjust"]))
-        c.add(r.uniform(5.0, 60.0), "sit")
-        c.add(r.uniform(1.0, 5.0), "stand", bed=-1)
+        c.add(r.uniform(2.0, 10.0), "sit")
+        c.add(r.uniform(1.0, 3.0), "stand", bed=-1)
 
     for _ in range(30):
         c = cluster(max(start + 3.0 * MIN, t_in + r.uniform(-60.0, 60.0) * MIN), get_in)
@@ -559,13 +591,10 @@ def _partner(p: Person, r: random.Random, s: _Seq, start: float, t_in: float, t_
             break
     else:  # already in bed when the sleeper comes
         c = cluster(start + r.uniform(0.5, 1.0) * MIN, get_in, check=False)
-    moves = list(c)
-    p_in = c[0].t
+    p_in = p_sleep = c[0].t
     for _ in range(r.randint(0, 3)):  # settling down
-        c = cluster(moves[-1].t_end + r.uniform(30.0, 200.0), lambda q: q.add(0.0, "adjust"))
-        if c:
-            moves += c
-    p_sleep = moves[-1].t_end
+        c = cluster(c[-1].t_end + r.uniform(30.0, 200.0), lambda q: q.add(0.0, "adjust")) or c
+    p_sleep = c[-1].t_end
     for _ in range(30):
         t = t_out + r.uniform(-60.0, 60.0) * MIN
         out = cluster(t, get_out) if t > p_sleep + 4 * 3600.0 else None
@@ -573,37 +602,36 @@ def _partner(p: Person, r: random.Random, s: _Seq, start: float, t_in: float, t_
             break
     else:  # up after the sleeper
         out = cluster(max(t_out, sleep.end + clear) + r.uniform(1.0, 20.0) * MIN, get_out, check=False)
-    p_wake = out[0].t
+    p_wake, p_out = out[0].t, out[-1].t_end
     gone = None
     if r.random() < mate.exit_p:
         for _ in range(20):
             t = r.uniform(p_sleep + 3600.0, p_wake - 3600.0)
             a = cluster(t, lambda q: (q.add(0.0, "sit"), q.add(r.uniform(1.0, 4.0), "stand", bed=-1)))
+            if not a:
+                continue
             b = cluster(t + r.uniform(2.0, 8.0) * MIN, lambda q: (q.add(0.0, "sit", bed=1), q.add(r.uniform(1.0, 5.0), "lie")))
-            if a and b:
-                moves += a + b
-                gone = (a[0].t - 120.0, b[-1].t_end + 120.0)
-                notes.append({"type": "partner", "what": "out_of_bed", "t": a[-1].t_end, "t_end": b[0].t})
-                awake.append(("partner", a[0].t, b[-1].t_end + 5.0 * MIN))
-                break
+            if not b:
+                del s.moves[-len(a):]
+                continue
+            gone = (a[0].t - 120.0, b[-1].t_end + 120.0)
+            notes.append({"type": "partner", "what": "out_of_bed", "t": a[-1].t_end, "t_end": b[0].t})
+            awake.append(("partner", a[0].t, b[-1].t_end + 5.0 * MIN))
+            break
     rates = {"turn": 1.0 / (mate.turn_min * MIN), "twitch": 0.5 / 3600.0}
-    t, last = p_sleep, p_sleep
+    t = p_sleep
     while True:
         t += r.expovariate(sum(rates.values()))
         if t >= p_wake - 120.0:
             break
+        if gone and gone[0] < t < gone[1]:
+            continue
         kind = "turn" if r.random() * sum(rates.values()) < rates["turn"] else "twitch"
         c = cluster(t, lambda q: q.add(0.0, kind))
-        if c is None or t < last + 60.0 or (gone and gone[0] < t < gone[1]):
-            continue
-        moves += c
-        last = c[-1].t_end
-        notes.append({"type": "partner", "what": kind, "t": t, "t_end": last, "mg": round(c[0].mg, 1)})
-    moves += out
-    p_out = out[-1].t_end
+        if c:
+            notes.append({"type": "partner", "what": kind, "t": t, "t_end": c[-1].t_end, "mg": round(c[0].mg, 1)})
     awake += [("partner", p_in, p_sleep), ("partner", p_wake, p_out)]
     notes.append({"type": "in_bed", "who": "partner", "t": p_in, "t_end": p_out})
-    s.moves += moves
     return p_out
 
 

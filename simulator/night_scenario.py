@@ -104,9 +104,13 @@ def plan_night(seed: int, *, start: float = DEFAULT_START, chip: str = "adxl345"
                nights: int = 1, demo: bool = False) -> NightPlan:
     """Plan ``nights`` nights of one sleeper from ``start``; deterministic per seed.
 
-    ``partner`` None draws one for 40 % of seeds (never in demo mode). ``demo`` gives
-    half-hour nights: asleep within 2 min, a violent cramp 100-150 s later, three more
-    wakes a few minutes apart (see :mod:`simulator.night_actions`).
+    ``partner`` None draws one for 40 % of seeds; demo mode has none. ``nights`` > 1
+    chains nights 24 h apart (each from ``start`` + k days, the bed empty in between);
+    :meth:`NightPlan.extend` adds more later, with the same result. ``demo`` gives
+    half-hour nights back to back: in bed within 15 s, asleep within 2 min, a violent
+    cramp 100-150 s later, three more wakes a few minutes apart (see
+    :mod:`simulator.night_actions`); use ``start=time.time()`` for a live demo.
+    ``chip`` is "adxl345" or "mpu6050" (case and dashes ignored).
     """
     if nights < 1:
         raise ValueError("nights must be at least 1")
@@ -114,9 +118,13 @@ def plan_night(seed: int, *, start: float = DEFAULT_START, chip: str = "adxl345"
     return NightPlan(person, seed, float(start), _chip(chip), nights)
 
 
+_EMPTY = (0.0,) * 9  # nobody there: no breathing, no heartbeat, no tilt
+
+
 def _unit(r: random.Random) -> np.ndarray:
-    v = np.array([r.gauss(0.0, 1.0) for _ in range(3)])
-    return v / np.linalg.norm(v)
+    x, y, z = r.gauss(0.0, 1.0), r.gauss(0.0, 1.0), r.gauss(0.0, 1.0)
+    n = math.sqrt(x * x + y * y + z * z)
+    return np.array((x / n, y / n, z / n))
 
 
 class _Body:
@@ -135,14 +143,14 @@ class _Body:
         tilt = _unit(r)
         tilt -= 0.8 * gravity * float(tilt @ gravity)  # mostly across gravity: the frame tilts
         self.occ = tilt / np.linalg.norm(tilt) * r.uniform(1.0, 8.0) * gain
-        self.state = np.zeros(9)  # breathing, heartbeat, tilt vectors (mg) of the current posture
+        self.state = _EMPTY  # breathing, heartbeat, tilt vectors (mg) of the current posture
 
     def posture(self, r: random.Random) -> np.ndarray:
         lo, hi = self.breath_lim
         b = _unit(r) * min(hi, max(lo, self.breath_mg * r.uniform(0.5, 1.3)))
         h = _unit(r) * self.heart_mg * r.uniform(0.6, 1.4)
         d = self.occ * r.uniform(0.6, 1.4) + _unit(r) * float(np.linalg.norm(self.occ)) * r.uniform(0.0, 0.3)
-        return np.concatenate([b, h, d])
+        return tuple(float(v) for v in (*b, *h, *d))
 
 
 # per occupant knot columns: t, breathing f, phase, xyz; heart f, phase, xyz; tilt xyz
@@ -215,7 +223,7 @@ class NightPlan:
         self._knots = {who: [array("d") for _ in range(_NCOL)] for who in self._bodies}
         self._rng = r
         for who in self._bodies:
-            self._knot(who, start - 1.0, np.zeros(9), awake=True, jitter=False)
+            self._knot(who, start - 1.0, _EMPTY, awake=True, jitter=False)
         self._grains = [array("d") for _ in range(_GCOL)]
         self._max_grain = 0.0
         self._live = random.Random(f"crampwatch.night.live.{seed}")
@@ -274,7 +282,7 @@ class NightPlan:
             self._nights = [n for n in self._nights if n.end >= before]
             self.history_start = max(self.history_start, before)
 
-    def _knot(self, who: str, t: float, state: np.ndarray, *, awake: bool, jitter: bool = True) -> None:
+    def _knot(self, who: str, t: float, state: tuple, *, awake: bool, jitter: bool = True) -> None:
         cols, body, r = self._knots[who], self._bodies[who], self._rng
         if cols[_KT] and t <= cols[_KT][-1]:
             t = cols[_KT][-1] + 1e-3
@@ -282,8 +290,8 @@ class NightPlan:
         fj = (0.12 if awake else 0.04) if jitter else 0.0
         fb = min(0.4, body.breath_hz * (body.awake_factor if awake else 1.0) * (1.0 + r.uniform(-fj, fj)))
         fh = min(1.5, (body.heart_hz + (body.heart_awake if awake else 0.0)) * (1.0 + r.uniform(-0.5 * fj, 0.5 * fj)))
-        vals = state.copy()
-        vals[:6] *= 1.0 + r.uniform(-j, j)
+        a = 1.0 + r.uniform(-j, j)
+        vals = [v * a for v in state[:6]] + list(state[6:])
         if cols[_KT]:
             dt = t - cols[_KT][-1]
             pb = cols[_PB][-1] + math.pi * dt * (cols[_FB][-1] + fb)
@@ -291,9 +299,8 @@ class NightPlan:
             pb, ph = math.fmod(pb, 1e6 * _TWO_PI), math.fmod(ph, 1e6 * _TWO_PI)  # bounded over years of live use
         else:
             pb, ph = r.uniform(0.0, _TWO_PI), r.uniform(0.0, _TWO_PI)
-        row = [t, fb, pb, *vals[0:3], fh, ph, *vals[3:6], *vals[6:9]]
-        for c, v in zip(cols, row):
-            c.append(float(v))
+        for c, v in zip(cols, (t, fb, pb, *vals[0:3], fh, ph, *vals[3:6], *vals[6:9])):
+            c.append(v)
 
     def _compile(self, night: Night, r: random.Random) -> None:
         self._rng = r
@@ -314,7 +321,7 @@ class NightPlan:
                         t += r.uniform(6.0, 20.0)
                 self._knot(who, m.t, body.state, awake=is_awake(m.t))
                 if m.bed < 0:
-                    body.state, present = np.zeros(9), False
+                    body.state, present = _EMPTY, False
                 else:
                     body.state, present = body.posture(r), True
                 self._knot(who, m.t_end, body.state, awake=is_awake(m.t_end))
@@ -358,7 +365,7 @@ class NightPlan:
             knots = {who: np.array(cols) for who, cols in self._knots.items()}
             grains = np.array(self._grains).reshape(_GCOL, -1)
             max_grain = self._max_grain
-        n = max(0, math.ceil((t1 - t0) * rate_hz - 1e-6))
+        n = max(0, math.ceil((t1 - t0) * rate_hz - 1e-3))  # float-safe: a span of k periods is k samples
         t = t0 + np.arange(n) / rate_hz
         xyz = np.empty((n, 3))
         prepared = {who: _prepare(k) for who, k in knots.items()}
@@ -602,7 +609,7 @@ def write_night(plan: NightPlan, out_dir, rate_hz: float, *, seed: int | None = 
     out.mkdir(parents=True, exist_ok=True)
     t_dec = 3 if (1000.0 / rate_hz).is_integer() else 4
     csv_path = out / "bed.csv"
-    n = max(0, math.ceil((plan.end - plan.start) * rate_hz - 1e-6))
+    n = max(0, math.ceil((plan.end - plan.start) * rate_hz - 1e-3))
     block = _CHUNK * 4  # rendered at a time: a long trace never sits in memory whole
     with open(csv_path, "wb") as fh:
         fh.write(b"t,x,y,z\n")
