@@ -37,11 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--density", type=float, default=1.0, help="g per mL of the drink (bottle)")
 
     p = sub.add_parser("simulate", help="write simulated traces with ground truth")
-    p.add_argument("kind", choices=["bottle"])
+    p.add_argument("kind", choices=["bottle", "history"])
     p.add_argument("--hours", type=float, default=24.0)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--rate", type=float, default=10.0, help="samples per second (1-80)")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--out", "--data-dir", required=True, metavar="DIR",
+                   help="directory to write (history: the data directory to fill)")
+    p.add_argument("--days", type=int, default=30, help="days of history to store (history)")
 
     p = sub.add_parser("export", parents=[common], help="print stored events")
     p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
@@ -50,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", parents=[common], help="print the effective configuration or its errors")
     p.add_argument("--reference", action="store_true", help="print the settings reference (Markdown)")
+
+    p = sub.add_parser("set-password", parents=[common],
+                       help="set the dashboard password (read from stdin when it is not a terminal)")
+    p.add_argument("--data-dir", help="override device.data_dir")
+    p.add_argument("--remove", action="store_true", help="remove the password (the dashboard then only serves loopback)")
 
     p = sub.add_parser("calibrate", parents=[common], help="interactive scale calibration")
     p.add_argument("--simulate", action="store_true", help="calibrate the simulated scale")
@@ -114,6 +121,9 @@ def cmd_replay(args) -> int:
 def cmd_simulate(args) -> int:
     from simulator.bottle_scenario import plan_day, write_trace
 
+    if args.kind == "history":
+        return cmd_simulate_history(args)
+
     if not 1 <= args.rate <= 80:
         raise _bad("--rate must be between 1 and 80 samples per second")
     if args.hours <= 0:
@@ -124,6 +134,45 @@ def cmd_simulate(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     csv_path, truth_path = write_trace(plan_day(args.hours, args.seed), out, args.rate)
     print(f"wrote {csv_path} and {truth_path}", file=sys.stderr)
+    return 0
+
+
+def cmd_simulate_history(args) -> int:
+    import time
+
+    from device.storage import Store
+    from simulator.history import seed_history
+
+    if not 1 <= args.days <= 3660:
+        raise _bad("--days must be between 1 and 3660")
+    config = _load(args)
+    with Store(args.out) as store:
+        summary = seed_history(store, args.days, end=time.time(), tz=config.tz, seed=args.seed)
+    print(f"stored {summary['events']} events of {summary['days']} days ({summary['first']} to {summary['last']}) "
+          f"in {store.path}", file=sys.stderr)
+    return 0
+
+
+def cmd_set_password(args) -> int:
+    import getpass
+
+    from dashboard.passwords import hash_password, password_path, remove_hash, write_hash
+
+    config = _load(args, **{"device.data_dir": args.data_dir})
+    path = password_path(config)
+    if path is None:
+        raise _bad("no place for the password: set dashboard.password_file or device.data_dir")
+    if args.remove:
+        print(f"dashboard password {'removed' if remove_hash(path) else 'was not set'} ({path})", file=sys.stderr)
+        return 0
+    if sys.stdin.isatty():
+        password = getpass.getpass("New dashboard password: ")
+        if getpass.getpass("Again: ") != password:
+            raise _bad("the two passwords differ; nothing changed")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    write_hash(path, hash_password(password))
+    print(f"dashboard password set (salted hash in {path}); open sessions are logged out", file=sys.stderr)
     return 0
 
 
@@ -168,6 +217,7 @@ def _bad(message: str) -> CrampwatchError:
 _COMMANDS = {
     "run": cmd_run, "demo": cmd_demo, "replay": cmd_replay, "simulate": cmd_simulate,
     "export": cmd_export, "check-config": cmd_check_config, "calibrate": cmd_calibrate,
+    "set-password": cmd_set_password,
 }
 
 if __name__ == "__main__":

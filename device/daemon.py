@@ -19,6 +19,7 @@ from device.logs import setup_logging
 from device.storage import Store
 
 log = logging.getLogger(__name__)
+DEMO_HISTORY_DAYS = 30
 
 
 class Daemon:
@@ -27,7 +28,7 @@ class Daemon:
     >>> from device.config import Config
     >>> d = Daemon(Config.model_validate({"device": {"data_dir": ":memory:"}}), simulate=True)
     >>> [name for name, _start, _stop in d.steps]
-    ['storage', 'mqtt', 'bottle']
+    ['storage', 'mqtt', 'bottle', 'dashboard']
     """
 
     def __init__(self, config: Config, *, simulate: bool = False, hardware=None):
@@ -37,6 +38,7 @@ class Daemon:
         self.stop_event = threading.Event()
         self.store: Store | None = None
         self.bottle = None
+        self.dashboard = None
         self.mqtt = None
         # What MQTT publishes as <base>/state and how it handles commands; the parts that
         # own intake, reminders and the scale fill these in before start().
@@ -48,6 +50,7 @@ class Daemon:
             ("storage", self._start_storage, self._stop_storage),
             ("mqtt", self._start_mqtt, self._stop_mqtt),  # before the sensors: their events reach the outbox
             ("bottle", self._start_bottle, self._stop_bottle),
+            ("dashboard", self._start_dashboard, self._stop_dashboard),  # last: it shows all the others
         ]
 
     # -- lifecycle ----------------------------------------------------------------
@@ -127,6 +130,17 @@ class Daemon:
         if self._hardware is not None:
             self._hardware.close()
 
+    def _start_dashboard(self) -> None:
+        from dashboard.server import for_daemon
+
+        # Refuses (ConfigError) a non-loopback host without a password; a taken port is
+        # reported in health and the daemon keeps recording.
+        self.dashboard = for_daemon(self)
+
+    def _stop_dashboard(self) -> None:
+        if self.dashboard is not None:
+            self.dashboard.stop()
+
 
 def run_daemon(config: Config, *, simulate: bool = False, duration: float | None = None) -> int:
     """Run until SIGTERM/SIGINT (or ``duration`` seconds); return the exit status."""
@@ -150,4 +164,13 @@ def run_demo(config: Config, *, duration: float | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="crampwatch-demo-") as tmp:
         config = config.model_copy(update={"device": config.device.model_copy(update={"data_dir": tmp})})
         print(f"crampwatch demo: simulated bottle, data in {tmp} (deleted on exit); Ctrl-C to stop", flush=True)
+        from simulator.history import seed_history
+
+        with Store(config.data_path) as store:
+            seeded = seed_history(store, DEMO_HISTORY_DAYS, end=time.time(), tz=config.tz, seed=config.simulator.seed)
+        print(f"crampwatch demo: {seeded['days']} days of simulated history ({seeded['events']} events)", flush=True)
+        if config.dashboard.enabled:
+            host = config.dashboard.host
+            host = "127.0.0.1" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
+            print(f"crampwatch demo: dashboard at http://{host}:{config.dashboard.port}/", flush=True)
         return run_daemon(config, simulate=True, duration=duration)

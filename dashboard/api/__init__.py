@@ -1,0 +1,81 @@
+"""The JSON API under ``/api/v1``: what the pages show, and every change they make.
+
+Errors are JSON ``{"error": "...", "fields": {"name": "..."}}`` with a 4xx status that
+names the field at fault. The OpenAPI 3 document is at ``/api/v1/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, request
+
+from dashboard.errors import ApiError, bad_field
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2100, 12, 31)
+
+
+def json_body() -> dict:
+    """The request's JSON object (a 400 naming the body otherwise)."""
+    if not request.is_json:
+        raise ApiError(415, "send JSON (Content-Type: application/json)", {"body": "must be JSON"})
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "the body must be a JSON object", {"body": "must be a JSON object"})
+    return data
+
+
+def int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_field(name, f"must be a whole number from {lo} to {hi}") from None
+    if not lo <= value <= hi:
+        raise bad_field(name, f"must be from {lo} to {hi}")
+    return value
+
+
+def date_arg(name: str, default: date) -> date:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        raise bad_field(name, "must be a date like 2026-11-24") from None
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise bad_field(name, f"must be from {FIRST_DATE} to {LAST_DATE}")
+    return value
+
+
+def number(data: dict, name: str, *, lo: float | None = None, hi: float | None = None, required: bool = True,
+           integer: bool = False):
+    """A JSON number field (booleans are not numbers), within bounds."""
+    if name not in data:
+        if required:
+            raise bad_field(name, "is required")
+        return None
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise bad_field(name, "must be a number")
+    if integer and value != int(value):
+        raise bad_field(name, "must be a whole number")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise bad_field(name, f"must be from {lo:g} to {hi:g}")
+    return value
+
+
+def boolean(data: dict, name: str, default: bool | None = None) -> bool:
+    if name not in data and default is not None:
+        return default
+    value = data.get(name)
+    if not isinstance(value, bool):
+        raise bad_field(name, "must be true or false")
+    return value
+
+
+from dashboard.api import calibration, day, health, nights, openapi, reminders, settings, stream  # noqa: E402,F401

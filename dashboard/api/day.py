@@ -1,0 +1,51 @@
+"""Today, history and streaks."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from dashboard import intake, state
+from dashboard.api import bp, int_arg
+from dashboard.errors import bad_field
+from dashboard.services import services
+
+LIMITS = {"day": (30, 366), "week": (12, 104), "month": (12, 36)}
+
+
+def _plan(svc):
+    return intake.DayPlan.from_config(svc.effective, svc.store)
+
+
+@bp.get("/today")
+def today():
+    """Today's intake against the goal and pace, every drink, the bottle and the reminder."""
+    svc = services()
+    data = intake.today(svc.store, svc.effective.tz, _plan(svc), svc.clock())
+    data["bottle"] = state.bottle(svc)
+    data["reminder"] = state.reminder(svc)
+    return jsonify(data)
+
+
+@bp.get("/history")
+def history():
+    """Daily totals, or per-day averages by week or month, with the goal."""
+    svc = services()
+    view = request.args.get("view", "day")
+    if view not in LIMITS:
+        raise bad_field("view", "must be one of day, week, month")
+    default, most = LIMITS[view]
+    count = int_arg("count", default, 1, most)
+    return jsonify(intake.history(svc.store, svc.effective.tz, _plan(svc), svc.clock(), view, count))
+
+
+@bp.get("/streaks")
+def streaks():
+    """Current and best runs of days at the goal and of evenings with stretching."""
+    svc = services()
+    return jsonify(intake.streaks(svc.store, svc.effective.tz, _plan(svc), svc.clock()))
+
+
+@bp.get("/bottle")
+def bottle():
+    """The scale's live reading and the bottle's contents."""
+    return jsonify(state.bottle(services()))

@@ -1,0 +1,146 @@
+"""The OpenAPI 3 document of the API (a test checks it lists exactly the routes)."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from dashboard.api import bp
+from dashboard.services import services
+
+NUM = {"type": "number"}
+INT = {"type": "integer"}
+STR = {"type": "string"}
+BOOL = {"type": "boolean"}
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _obj(required: list[str], **props) -> dict:
+    return {"type": "object", "required": required, "properties": props}
+
+
+ERROR = _obj(["error"], error=STR, fields={"type": "object", "additionalProperties": STR})
+BOTTLE = _obj(["live"], live=BOOL, grams=_nullable(NUM), present=_nullable(BOOL), contents_ml=_nullable(NUM), t=NUM)
+REMINDER = _nullable({"type": "object", "required": ["message"], "properties": {"kind": STR, "message": STR}})
+DRINK = _obj(["id", "t", "time", "ml"], id=STR, t=NUM, time=STR, ml=NUM)
+TODAY = _obj(["date", "intake_ml", "goal_ml", "pace_ml", "pace_delta_ml", "drinks", "bottle"],
+             date=STR, intake_ml=NUM, goal_ml=NUM, progress=NUM, pace_ml=NUM, pace_delta_ml=NUM,
+             drinks={"type": "array", "items": DRINK}, refills=INT, bottle=BOTTLE, reminder=REMINDER)
+HISTORY = _obj(["view", "goal_ml", "rows"], view={"enum": ["day", "week", "month"]}, goal_ml=NUM,
+               rows={"type": "array", "items": _obj(["key", "label", "intake_ml", "days", "met_days"], key=STR,
+                                                     label=STR, intake_ml=NUM, days=INT, met_days=INT)})
+RUN = _obj(["current", "best"], current=INT, best=INT)
+WAKE = _obj(["id", "start", "end", "cramp"], id=STR, start=NUM, end=NUM, bed_exit=BOOL, detector=BOOL,
+            score=NUM, label=_nullable(BOOL), cramp=BOOL)
+NIGHT = _obj(["date", "wakes", "cramps", "wake_count", "cramp_count"], date=STR,
+             sleep=_nullable(_obj(["start", "end"], start=NUM, end=NUM)), wakes={"type": "array", "items": WAKE},
+             cramps={"type": "array", "items": _obj(["id", "t"], id=STR, t=NUM)}, wake_count=INT, cramp_count=INT)
+CALIBRATION = _obj(["offset", "counts_per_gram"], offset=NUM, counts_per_gram=NUM, empty_bottle_g=_nullable(NUM))
+WIZARD = _obj(["step", "current"], step={"enum": ["tare", "known", "empty", "done"]}, known_g=_nullable(NUM),
+              current=CALIBRATION, result=_nullable(CALIBRATION), scale=BOOL)
+SETTINGS = _obj(["sections"], sections={"type": "array", "items": _obj(
+    ["section", "fields"], section=STR, title=STR, fields={"type": "array", "items": _obj(
+        ["key", "schema", "editable", "overridden"], key=STR, schema={"type": "object"}, editable=BOOL,
+        overridden=BOOL)})})
+HEALTH = _obj(["overall", "components", "version", "storage"], overall=STR, components={"type": "object"},
+              version=STR, storage=_obj(["events"], events=INT))
+
+
+def _json(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _err(description: str) -> dict:
+    return _json({"$ref": "#/components/schemas/Error"}, description)
+
+
+def _op(summary: str, ok: dict, *, body: dict | None = None, params: list | None = None, errors=(),
+        status: str = "200") -> dict:
+    op = {"summary": summary, "responses": {status: ok, "401": _err("Not logged in")}}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if params:
+        op["parameters"] = params
+    for code in errors:
+        op["responses"][str(code)] = _err({400: "Invalid input (the field is named)", 403: "CSRF token missing",
+                                           404: "Not found", 409: "Not possible now", 415: "Not JSON",
+                                           422: "Cannot calibrate with these readings",
+                                           503: "Service unavailable"}[code])
+    return op
+
+
+def _q(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+CHANGE = (400, 403, 415)
+
+
+def document() -> dict:
+    """The OpenAPI 3.0 document."""
+    paths = {
+        "/today": {"get": _op("Today's intake, pace, drinks, bottle and reminder", _json(TODAY))},
+        "/history": {"get": _op("Daily totals or weekly/monthly averages", _json(HISTORY), params=[
+            _q("view", {"type": "string", "enum": ["day", "week", "month"]}, "Grouping"),
+            _q("count", {"type": "integer", "minimum": 1, "maximum": 366}, "How many days/weeks/months")],
+            errors=(400,))},
+        "/streaks": {"get": _op("Runs of days at the goal and of stretching", _json(_obj(["goal", "stretch"],
+                                                                                      goal=RUN, stretch=RUN)))},
+        "/bottle": {"get": _op("The scale's live reading", _json(BOTTLE))},
+        "/nights": {"get": _op("Nights with wake-ups and cramps", _json(_obj(
+            ["nights"], nights={"type": "array", "items": NIGHT}, doctor_note=_nullable(STR))), params=[
+            _q("last", {"type": "string", "format": "date"}, "The newest night (its evening's date)"),
+            _q("count", {"type": "integer", "minimum": 1, "maximum": 62}, "How many nights")], errors=(400,))},
+        "/wakes/{wake_id}/label": {"post": _op(
+            "Confirm or deny that a wake-up was a cramp",
+            _json(_obj(["id", "wake_id", "cramp"], id=STR, wake_id=STR, cramp=BOOL)),
+            body=_obj(["cramp"], cramp=BOOL), errors=CHANGE + (404,),
+            params=[{"name": "wake_id", "in": "path", "required": True, "schema": STR}])},
+        "/cramps": {"post": _op(
+            "Add a cramp the detector missed", _json(_obj(["id", "t", "night"], id=STR, t=NUM, time=STR,
+                                                          night=STR, created=BOOL)),
+            body={"type": "object", "properties": {"t": NUM, "night": {"type": "string", "format": "date"},
+                                                   "time": {"type": "string", "example": "03:40"}}},
+            errors=CHANGE, status="201")},
+        "/reminder": {"get": _op("The active reminder", _json(_obj(["active"], active=REMINDER)))},
+        "/reminder/ack": {"post": _op("Acknowledge the active reminder", _json(_obj(["active"], active=REMINDER)),
+                                      errors=(403, 409, 503))},
+        "/reminder/snooze": {"post": _op("Snooze the active reminder", _json(_obj(["active"], active=REMINDER)),
+                                         body=_obj(["minutes"], minutes={"type": "integer", "minimum": 5,
+                                                                         "maximum": 240}),
+                                         errors=CHANGE + (409, 503))},
+        "/settings": {"get": _op("Every setting with its schema and value", _json(SETTINGS)),
+                      "patch": _op("Change settings (validated like the config file)", _json(SETTINGS),
+                                   body={"type": "object", "additionalProperties": {"type": "object"}},
+                                   errors=CHANGE)},
+        "/calibration": {"get": _op("The calibration and the wizard's step", _json(WIZARD))},
+        "/calibration/tare": {"post": _op("Step 1: read the empty scale", _json(WIZARD), errors=(403, 409, 503))},
+        "/calibration/known": {"post": _op("Step 2: a known weight is on the scale", _json(WIZARD),
+                                           body=_obj(["grams"], grams={"type": "number", "minimum": 1,
+                                                                       "maximum": 50000}),
+                                           errors=CHANGE + (409, 422, 503))},
+        "/calibration/empty": {"post": _op("Step 3: the empty bottle is on the scale; save", _json(WIZARD),
+                                           body=_obj([], skip=BOOL), errors=CHANGE + (409, 422, 503))},
+        "/calibration/reset": {"post": _op("Start the wizard again", _json(WIZARD), errors=(403,))},
+        "/health": {"get": _op("Sensors, MQTT, storage and version", _json(HEALTH))},
+        "/stream": {"get": _op("Live updates (Server-Sent Events)", {
+            "description": "An event stream: events 'weight', 'reminder', 'health', 'event'",
+            "content": {"text/event-stream": {"schema": STR}}}, errors=(503,))},
+    }
+    paths["/cramps"]["post"]["responses"]["200"] = _json(_obj(["id"], id=STR), "Already recorded")
+    return {"openapi": "3.0.3",
+            "info": {"title": "crampwatch dashboard API", "version": services().version,
+                     "description": "Changes need a session cookie and the X-CSRF-Token header."},
+            "servers": [{"url": "/api/v1"}], "paths": paths,
+            "components": {"schemas": {"Error": ERROR},
+                           "securitySchemes": {"session": {"type": "apiKey", "in": "cookie",
+                                                           "name": "crampwatch_session"}}},
+            "security": [{"session": []}]}
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """This API's OpenAPI 3 document."""
+    return jsonify(document())

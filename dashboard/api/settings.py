@@ -1,0 +1,28 @@
+"""Settings: read every section, change some, validated like the configuration file."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from dashboard.api import bp, json_body
+from dashboard.errors import ApiError
+from dashboard.services import services
+from dashboard.settings import SettingsError
+
+
+@bp.get("/settings")
+def get_settings():
+    """Every section and setting: schema, effective value, file value, overridden or not."""
+    svc = services()
+    return jsonify({"sections": svc.settings.describe(svc.health)})
+
+
+@bp.patch("/settings")
+def patch_settings():
+    """Change settings: ``{"section": {"key": value}}``; saved durably as overrides."""
+    svc = services()
+    try:
+        svc.settings.update(json_body())
+    except SettingsError as exc:
+        raise ApiError(400, f"invalid settings: {exc}", exc.fields) from None
+    return jsonify({"sections": svc.settings.describe(svc.health)})

@@ -1,0 +1,199 @@
+"""Drinking against the goal: today's pace, daily totals, weekly and monthly views, streaks.
+
+The goal, wake time, bedtime, cutoff and pace shape come from whichever configuration
+section declares them (``goal_ml``, ``wake_time``, ``bedtime``, ``cutoff_h``,
+``front_load``: today ``[hydration]``), else the reminder defaults (2000 mL, 07:00,
+23:00, 2 h, even pace). A goal set by the ``goal`` command (MQTT or this dashboard)
+is kept in the store's settings under the same dotted key and wins over the file.
+The expected pace is the reminder policy's: ``x * (1 + front_load * (1 - x))`` of the
+goal at fraction ``x`` of the drinking window. Past days are measured against
+today's goal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from device.config import Config
+from dashboard.localtime import DayIndex, at, clock, day_bounds
+
+NAMES = {"goal_ml": ("goal_ml", "daily_goal_ml"), "wake": ("wake_time",), "bed": ("bedtime", "bed_time"),
+         "cutoff_h": ("cutoff_h", "cutoff_hours"), "front_load": ("front_load",)}
+
+
+def find_setting(config: Config, names: tuple[str, ...]) -> tuple[str | None, object]:
+    """The first field named one of ``names`` in any section: (``section.key``, value)."""
+    for section_name in type(config).model_fields:
+        section = getattr(config, section_name)
+        for name in names:
+            if name in getattr(type(section), "model_fields", {}):
+                return f"{section_name}.{name}", getattr(section, name)
+    return None, None
+
+
+def _as_time(value, default: time) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value)
+        except ValueError:
+            pass
+    return default
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """The day's goal and its drinking window (wake time to bedtime minus the cutoff)."""
+
+    goal_ml: float = 2000.0
+    wake: time = time(7)
+    bed: time = time(23)
+    cutoff_h: float = 2.0
+    goal_key: str | None = None
+    front_load: float = 0.0
+
+    @classmethod
+    def from_config(cls, config: Config, store=None) -> DayPlan:
+        goal_key, goal = find_setting(config, NAMES["goal_ml"])
+        if goal_key and store is not None:
+            goal = store.get_setting(goal_key, goal)
+        _, wake = find_setting(config, NAMES["wake"])
+        _, bed = find_setting(config, NAMES["bed"])
+        _, cutoff = find_setting(config, NAMES["cutoff_h"])
+        _, front = find_setting(config, NAMES["front_load"])
+        return cls(float(goal) if goal else cls.goal_ml, _as_time(wake, cls.wake), _as_time(bed, cls.bed),
+                   float(cutoff) if cutoff is not None else cls.cutoff_h, goal_key, float(front or 0.0))
+
+    def window(self, day: date, tz: ZoneInfo) -> tuple[float, float]:
+        start = at(day, self.wake, tz)
+        end = at(day, self.bed, tz) - self.cutoff_h * 3600.0
+        if end <= start:  # bedtime after midnight
+            end += 86400.0
+        return start, max(end, start + 3600.0)
+
+    def pace_at(self, t: float, day: date, tz: ZoneInfo) -> float:
+        """How much should have been drunk by ``t`` to meet the goal evenly."""
+        start, end = self.window(day, tz)
+        return self.goal_ml * self.fraction((t - start) / (end - start))
+
+    def fraction(self, x: float) -> float:
+        x = min(1.0, max(0.0, x))
+        return x * (1.0 + self.front_load * (1.0 - x))
+
+
+def daily_totals(store, tz: ZoneInfo, first: date, last: date) -> list[dict]:
+    """Intake per local day from ``first`` to ``last``, with counts of drinks and refills."""
+    index = DayIndex(first, last, tz)
+    rows = [{"date": d.isoformat(), "intake_ml": 0.0, "drinks": 0, "refills": 0} for d in index.days]
+    for e in store.events(types=["drink", "refill"], since=index.edges[0], until=index.edges[-1]):
+        k = index.index(e["t"])
+        if k is not None:
+            row = rows[k]
+            if e["type"] == "drink":
+                row["intake_ml"] += e["ml"]
+                row["drinks"] += 1
+            else:
+                row["refills"] += 1
+    for row in rows:
+        row["intake_ml"] = round(row["intake_ml"])
+    return rows
+
+
+def today(store, tz: ZoneInfo, plan: DayPlan, now: float) -> dict:
+    """Today's intake, pace, drinks and the cumulative curve for the chart."""
+    day = datetime.fromtimestamp(now, tz).date()
+    start, end = day_bounds(day, tz)
+    drinks, refills, total, curve = [], 0, 0.0, [[0.0, 0.0]]
+    for e in store.events(types=["drink", "refill"], since=start, until=end):
+        if e["type"] == "refill":
+            refills += 1
+            continue
+        total += e["ml"]
+        drinks.append({"id": e["id"], "t": e["t"], "time": clock(e["t"], tz), "ml": round(e["ml"])})
+        curve.append([_hour(e["t"], start), round(total)])
+    pace = plan.pace_at(now, day, tz)
+    w0, w1 = plan.window(day, tz)
+    curve.append([_hour(min(now, end - 1), start), round(total)])
+    return {
+        "date": day.isoformat(), "weekday": day.strftime("%A"), "now": clock(now, tz),
+        "intake_ml": round(total), "goal_ml": round(plan.goal_ml), "goal_key": plan.goal_key,
+        "progress": round(total / plan.goal_ml, 3) if plan.goal_ml else 0.0,
+        "pace_ml": round(pace), "pace_delta_ml": round(total - pace),
+        "window": {"start": clock(w0, tz), "end": clock(w1, tz)},
+        "drinks": drinks[::-1], "refills": refills,
+        "chart": {"intake": curve, "pace": [[_hour(w0 + k / 12 * (w1 - w0), start), round(plan.goal_ml * plan.fraction(k / 12))]
+                                            for k in range(13)]},
+    }
+
+
+def _hour(t: float, midnight: float) -> float:
+    """Hours since the day's local midnight (past 24 for a bedtime after midnight)."""
+    return round((t - midnight) / 3600.0, 3)
+
+
+def history(store, tz: ZoneInfo, plan: DayPlan, now: float, view: str, count: int) -> dict:
+    """Daily totals, or per-day averages by ISO week or by month, for the last ``count``."""
+    last = datetime.fromtimestamp(now, tz).date()
+    if view == "day":
+        first = last - timedelta(days=count - 1)
+    elif view == "week":
+        first = last - timedelta(days=last.weekday() + 7 * (count - 1))
+    else:
+        month = last.year * 12 + last.month - 1 - (count - 1)
+        first = date(month // 12, month % 12 + 1, 1)
+    days = daily_totals(store, tz, first, last)
+    goal = plan.goal_ml
+    if view == "day":
+        rows = [{"key": r["date"], "label": _label(r["date"], "%a %d"), "intake_ml": r["intake_ml"],
+                 "days": 1, "met_days": int(r["intake_ml"] >= goal)} for r in days]
+    else:
+        groups: dict[str, list[dict]] = {}
+        for r in days:
+            d = date.fromisoformat(r["date"])
+            key = f"{d.isocalendar()[0]}-W{d.isocalendar()[1]:02d}" if view == "week" else d.strftime("%Y-%m")
+            groups.setdefault(key, []).append(r)
+        rows = []
+        for key, members in groups.items():
+            label = _label(members[0]["date"], "%d %b") if view == "week" else _label(members[0]["date"], "%b %Y")
+            rows.append({"key": key, "label": label, "days": len(members),
+                         "intake_ml": round(sum(m["intake_ml"] for m in members) / len(members)),
+                         "met_days": sum(m["intake_ml"] >= goal for m in members)})
+    return {"view": view, "goal_ml": round(goal), "rows": rows}
+
+
+def _label(iso: str, fmt: str) -> str:
+    return date.fromisoformat(iso).strftime(fmt)
+
+
+def streaks(store, tz: ZoneInfo, plan: DayPlan, now: float, days: int = 365) -> dict:
+    """Current and best runs of days at the goal, and of evenings with stretching done."""
+    last = datetime.fromtimestamp(now, tz).date()
+    first = last - timedelta(days=days - 1)
+    totals = daily_totals(store, tz, first, last)
+    met = [r["intake_ml"] >= plan.goal_ml for r in totals]
+    index = DayIndex(first, last, tz)
+    stretched = [False] * len(index.days)
+    for e in store.events(types=["stretched"], since=index.edges[0], until=index.edges[-1]):
+        k = index.index(e["t"])
+        if k is not None:
+            stretched[k] = True
+    return {"goal": _runs(met), "stretch": _runs(stretched)}
+
+
+def _runs(flags: list[bool]) -> dict:
+    """Best run, and the current one (today counts once achieved, never against it)."""
+    best = run = 0
+    for flag in flags:
+        run = run + 1 if flag else 0
+        best = max(best, run)
+    current = 0
+    for flag in reversed(flags[:-1]):
+        if not flag:
+            break
+        current += 1
+    if flags and flags[-1]:
+        current += 1
+    return {"current": current, "best": best}

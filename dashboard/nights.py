@@ -1,0 +1,109 @@
+"""Nights from stored events: the sleep period, wake-ups, cramps and the person's labels.
+
+A night is named by its evening and runs noon to noon. A ``cramp`` event
+(:class:`device.events.CrampLog`) with a ``wake_id`` confirms or denies that wake-up
+(the latest label wins over the detector's verdict); one without a ``wake_id`` during
+or within 10 minutes after a wake-up confirms it, and otherwise is a cramp of its own
+(pressed or added when the detector saw no wake-up).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dashboard.localtime import clock, night_bounds, night_of
+
+AXES = ((time(20), 14, 2), (time(18), 18, 3), (time(12), 24, 4))  # start, hours, tick step
+ATTACH_AFTER_S = 600.0
+DOCTOR_NIGHTS, DOCTOR_WINDOW = 3, 7
+
+
+def nights(store, tz: ZoneInfo, last: date, count: int, *, epochs=None) -> list[dict]:
+    """The ``count`` nights up to the one of ``last``, newest first."""
+    first = last - timedelta(days=count - 1)
+    since, until = night_bounds(first, tz)[0], night_bounds(last, tz)[1]
+    by_night: dict[date, dict] = {}
+    for k in range(count):
+        d = first + timedelta(days=k)
+        by_night[d] = {"date": d.isoformat(), "label": d.strftime("%a %d %b"), "sleep": None, "wakes": [], "cramps": []}
+    wakes: dict[str, dict] = {}
+    for e in store.events(types=["sleep", "wake"], since=since, until=until):
+        night = by_night.get(night_of(e["start"], tz))
+        if night is None:
+            continue
+        span = {"start": e["start"], "end": e["end"], "from": clock(e["start"], tz), "to": clock(e["end"], tz)}
+        if e["type"] == "sleep":
+            night["sleep"] = span | {"hours": round((e["end"] - e["start"]) / 3600, 1)}
+        else:
+            wake = span | {"id": e["id"], "minutes": max(1, round((e["end"] - e["start"]) / 60)),
+                           "bed_exit": e["bed_exit"], "detector": e["cramp"], "score": e["score"],
+                           "label": None, "labelled_at": None, "label_source": None}
+            night["wakes"].append(wake)
+            wakes[e["id"]] = wake
+    for e in store.events(types=["cramp"], since=since):
+        wake = wakes.get(e.get("wake_id")) if e.get("wake_id") else _wake_near(e["t"], wakes)
+        if wake is not None:
+            if wake["labelled_at"] is None or e["t"] >= wake["labelled_at"]:
+                wake.update(label=bool(e.get("confirmed", True)), labelled_at=e["t"], label_source=e.get("source"))
+        elif e["t"] < until and e.get("confirmed", True) and not e.get("wake_id"):
+            night = by_night.get(night_of(e["t"], tz))
+            if night is not None:
+                night["cramps"].append({"id": e["id"], "t": e["t"], "time": clock(e["t"], tz), "source": e.get("source")})
+    for night in by_night.values():
+        for wake in night["wakes"]:
+            wake["cramp"] = wake["label"] if wake["label"] is not None else bool(wake["detector"])
+        night["wake_count"] = len(night["wakes"])
+        night["cramp_count"] = sum(w["cramp"] for w in night["wakes"]) + len(night["cramps"])
+        night["recorded"] = bool(night["sleep"] or night["wakes"] or night["cramps"])
+        night["timeline"] = _timeline(night, tz, epochs)
+    return sorted(by_night.values(), key=lambda n: n["date"], reverse=True)
+
+
+def _wake_near(t: float, wakes: dict[str, dict]) -> dict | None:
+    for wake in wakes.values():
+        if wake["start"] - 60.0 <= t <= wake["end"] + ATTACH_AFTER_S:
+            return wake
+    return None
+
+
+def doctor_note(recent: list[dict]) -> str | None:
+    """A plain word when cramps were frequent lately (never a diagnosis)."""
+    cramp_nights = sum(1 for n in recent[:DOCTOR_WINDOW] if n["cramp_count"])
+    if cramp_nights < DOCTOR_NIGHTS:
+        return None
+    return (f"Cramps on {cramp_nights} of the last {min(len(recent), DOCTOR_WINDOW)} nights. Frequent, severe or "
+            "persistent cramps, or cramps with weakness, swelling or numbness, are a reason to see a doctor.")
+
+
+def _timeline(night: dict, tz: ZoneInfo, epochs) -> dict:
+    """Positions (0-1000) of the night's parts on a fixed evening-to-morning axis."""
+    d = date.fromisoformat(night["date"])
+    times = [x for w in night["wakes"] for x in (w["start"], w["end"])] + [c["t"] for c in night["cramps"]]
+    if night["sleep"]:
+        times += [night["sleep"]["start"], night["sleep"]["end"]]
+    for start, hours, step in AXES:
+        a = datetime.combine(d, start, tz).timestamp()
+        b = a + hours * 3600.0
+        if all(a <= x <= b for x in times):
+            break
+    ticks = [(datetime.combine(d, start, tz) + timedelta(hours=h)).strftime("%H") for h in range(0, hours + 1, step)]
+
+    def x(t):
+        return round(min(1000.0, max(0.0, (t - a) / (b - a) * 1000.0)), 1)
+
+    out = {"ticks": ticks, "grid": [round(k * 1000 / (len(ticks) - 1), 1) for k in range(1, len(ticks) - 1)],
+           "sleep": None, "wakes": [], "cramps": [], "movement": None}
+    if night["sleep"]:
+        out["sleep"] = (x(night["sleep"]["start"]), x(night["sleep"]["end"]))
+    for w in night["wakes"]:
+        x0 = x(w["start"])
+        out["wakes"].append({"x": x0, "w": max(6.0, x(w["end"]) - x0), "cramp": w["cramp"], "exit": w["bed_exit"],
+                             "title": f"{w['from']}-{w['to']} awake{' (cramp)' if w['cramp'] else ''}"})
+    out["cramps"] = [{"x": x(c["t"]), "title": f"{c['time']} cramp"} for c in night["cramps"]]
+    if epochs is not None:
+        points = [(t, c) for t, c in epochs(a, b) if c == c and c is not None]
+        if points:
+            peak = max(c for _, c in points) or 1.0
+            out["movement"] = " ".join(f"{x(t)},{round(62 - 22 * min(1.0, c / peak), 1)}" for t, c in points)
+    return out

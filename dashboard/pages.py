@@ -1,0 +1,81 @@
+"""The pages people see: server-rendered HTML, a little JavaScript for live parts."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, render_template, request
+
+from dashboard import intake, nights as night_data, state
+from dashboard.localtime import night_of
+from dashboard.services import services
+
+bp = Blueprint("pages", __name__)
+
+# The navigation, in order; another blueprint (the coming Insights page) adds itself
+# with ``register_nav(app, endpoint, label, after="pages.nights")``.
+NAV = [("pages.today", "Today"), ("pages.history", "History"), ("pages.nights", "Nights"),
+       ("pages.settings", "Settings"), ("pages.calibrate", "Calibrate"), ("pages.health", "Health")]
+VIEWS = {"day": ("Days", 30), "week": ("Weeks", 12), "month": ("Months", 12)}
+NIGHTS_PER_PAGE = 7
+
+
+@bp.get("/")
+def today():
+    """Today: intake against the goal and pace, drinks, the bottle live, the reminder."""
+    svc = services()
+    plan = intake.DayPlan.from_config(svc.effective, svc.store)
+    data = intake.today(svc.store, svc.effective.tz, plan, svc.clock())
+    return render_template("today.html", day=data, bottle=state.bottle(svc), reminder=state.reminder(svc),
+                           has_reminders=svc.reminders is not None, has_scale=svc.scale is not None)
+
+
+@bp.get("/history")
+def history():
+    """History: daily totals with the goal line, weekly and monthly views, streaks."""
+    svc = services()
+    view = request.args.get("view", "day")
+    if view not in VIEWS:
+        abort(404)
+    plan = intake.DayPlan.from_config(svc.effective, svc.store)
+    data = intake.history(svc.store, svc.effective.tz, plan, svc.clock(), view, VIEWS[view][1])
+    runs = intake.streaks(svc.store, svc.effective.tz, plan, svc.clock())
+    return render_template("history.html", data=data, views=VIEWS, streaks=runs)
+
+
+@bp.get("/nights")
+def nights():
+    """Nights: one timeline per night; confirm, deny or add cramps."""
+    svc = services()
+    tz = svc.effective.tz
+    newest = night_of(svc.clock(), tz)
+    try:
+        last = date.fromisoformat(request.args.get("last", "")) if request.args.get("last") else newest
+    except ValueError:
+        abort(404)
+    last = min(max(last, newest - timedelta(days=3650)), newest)
+    rows = night_data.nights(svc.store, tz, last, NIGHTS_PER_PAGE, epochs=svc.epochs)
+    recent = rows if last == newest else night_data.nights(svc.store, tz, newest, 7)
+    return render_template("nights.html", nights=rows, note=night_data.doctor_note(recent),
+                           older=(last - timedelta(days=NIGHTS_PER_PAGE)).isoformat(),
+                           newer=(last + timedelta(days=NIGHTS_PER_PAGE)).isoformat() if last < newest else None)
+
+
+@bp.get("/settings")
+def settings():
+    """Settings: every section of the configuration, validated like the file."""
+    svc = services()
+    return render_template("settings.html", sections=svc.settings.describe(svc.health))
+
+
+@bp.get("/calibrate")
+def calibrate():
+    """Calibrate: the tare / known weight / empty bottle wizard with a live reading."""
+    svc = services()
+    return render_template("calibrate.html", wizard=svc.extras["wizard"].state(), bottle=state.bottle(svc))
+
+
+@bp.get("/health")
+def health():
+    """Health: sensors, MQTT, storage and version."""
+    return render_template("health.html", health=state.health(services()))

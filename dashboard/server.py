@@ -1,0 +1,139 @@
+"""Serving the dashboard with waitress in a background thread of the daemon.
+
+>>> from device.storage import Store
+>>> from dashboard import create_app
+>>> server = DashboardServer(create_app(store=Store(":memory:")), "127.0.0.1", 0)
+>>> server.start(); server.url.startswith("http://127.0.0.1:")
+True
+>>> server.stop(); server.stop()  # idempotent
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import threading
+
+from device.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and names that resolve only to them (``localhost``)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def check_bind(host: str, password_set: bool) -> None:
+    """Refuse to serve beyond this machine without a password (ConfigError says what to do)."""
+    if not password_set and not is_loopback(host):
+        raise ConfigError(
+            f"dashboard.host = {host!r} would let anyone on the network see your health data, and no dashboard "
+            "password is set. Run `crampwatch set-password` first, or keep dashboard.host = '127.0.0.1'.")
+
+
+class DashboardServer:
+    """A waitress server for ``app`` on ``host:port`` in its own thread (``port`` 0: any free port)."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 8080, *, threads: int | None = None):
+        self.app, self.host, self.port = app, host, port
+        hub = app.extensions["crampwatch"].extras["live"]
+        # Each live stream holds a thread; keep some for pages and API calls.
+        self.threads = threads or hub.max_streams + 4
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        if host in ("0.0.0.0", "[::]"):
+            host = socket.gethostname()
+        return f"http://{host}:{self.port}/"
+
+    def start(self) -> None:
+        """Bind (raises OSError if the port is taken) and serve in a background thread."""
+        from waitress.server import create_server
+
+        self._server = create_server(self.app, host=self.host, port=self.port, threads=self.threads,
+                                     ident="crampwatch", clear_untrusted_proxy_headers=True,
+                                     channel_timeout=60, connection_limit=64)
+        self.port = self._server.effective_port
+        self._thread = threading.Thread(target=self._server.run, name="dashboard", daemon=True)
+        self._thread.start()
+        log.info("dashboard at %s", self.url)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End live streams, close every connection and join the thread; safe to call twice."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self.app.extensions["crampwatch"].extras["live"].close()
+        from waitress import wasyncore
+
+        server.task_dispatcher.shutdown(timeout=timeout)
+        done = threading.Event()
+
+        def close_all():  # runs in the server's own loop thread
+            wasyncore.close_all(server._map)
+            done.set()
+
+        server.trigger.pull_trigger(close_all)
+        if not done.wait(timeout):
+            wasyncore.close_all(server._map)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+def for_daemon(daemon) -> DashboardServer | None:
+    """The dashboard of a running :class:`device.daemon.Daemon` (its store, health, scale,
+    reminders), bound as configured; None if it is disabled or its port is taken.
+
+    Raises ConfigError when the host is not loopback and no password is set.
+    """
+    from dashboard import create_app
+    from dashboard.passwords import PasswordCheck, password_path
+    from dashboard.scale import WorkerScale
+
+    config, health = daemon.config, daemon.health
+    section = config.dashboard
+    if not section.enabled:
+        health.set("dashboard", "off", "disabled in the configuration")
+        return None
+    check_bind(section.host, PasswordCheck(password_path(config)).is_set)
+    scale = None
+    worker = getattr(daemon, "bottle", None)
+    if worker is not None:
+        scale = WorkerScale(worker, lambda: _worker_calibration(worker), lambda cal: _set_worker_calibration(worker, cal))
+    app = create_app(config, store=daemon.store, health=health, scale=scale,
+                     reminders=getattr(daemon, "reminders", None), epochs=getattr(daemon, "epochs", None))
+    server = DashboardServer(app, section.host, section.port)
+    try:
+        server.start()
+    except OSError as exc:  # the daemon keeps recording; the dashboard says why it is not there
+        health.set("dashboard", "failed", f"cannot listen on {section.host}:{section.port}: {exc.strerror or exc}")
+        log.error("dashboard: cannot listen on %s:%s: %s", section.host, section.port, exc)
+        return None
+    health.set("dashboard", "ok", server.url)
+    return server
+
+
+def _worker_calibration(worker):
+    if hasattr(worker, "calibration"):
+        return worker.calibration()
+    return worker._calibration()  # BottleWorker keeps the callable it was given
+
+
+def _set_worker_calibration(worker, calibration) -> None:
+    if hasattr(worker, "set_calibration"):
+        worker.set_calibration(calibration)
+    else:  # until BottleWorker has a public setter: it reads this callable at every sample
+        worker._calibration = lambda: calibration

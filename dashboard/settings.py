@@ -1,0 +1,200 @@
+"""Settings edited on the dashboard: the config file's own models, saved as overrides.
+
+The page is built from :class:`device.config.Config` (every section, field, type,
+bound and description comes from its pydantic models), so a new section appears by
+itself. Changes are validated by the same models as the file and stored in the
+store's settings table under ``config.overrides`` as ``{section: {key: value}}``;
+:meth:`SettingsService.effective` is the file's configuration with them applied.
+The dashboard uses the effective values at once; other parts of the daemon read them
+when they start (``apply_overrides``).
+
+A few settings are also changed while running by another part, which keeps them in
+the settings table under their own dotted key (``LIVE_KEYS``: the daily goal, which
+the MQTT ``goal`` command sets too); the page reads and writes those there, so every
+part sees one goal at once.
+
+Some fields are shown but not editable here: paths (``*_file``, ``*_dir``, where a
+logged-in page could point the daemon at any file) and the dashboard's own binding.
+Fields that look secret are not shown at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from pydantic import ValidationError
+
+from device.config import Config
+
+log = logging.getLogger(__name__)
+
+OVERRIDES_KEY = "config.overrides"
+LIVE_KEYS = ("hydration.goal_ml",)
+LOCKED_SECTIONS = {"dashboard"}
+LOCKED_SUFFIXES = ("_file", "_dir")
+SECRET_WORDS = ("password", "secret", "token")
+
+
+class SettingsError(ValueError):
+    """Rejected changes; ``fields`` maps ``section.key`` to what is wrong."""
+
+    def __init__(self, fields: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields
+
+
+def editable(section: str, name: str) -> bool:
+    return section not in LOCKED_SECTIONS and not name.endswith(LOCKED_SUFFIXES)
+
+
+def secret(name: str, schema: dict) -> bool:
+    return schema.get("writeOnly") or schema.get("format") == "password" or any(w in name for w in SECRET_WORDS)
+
+
+def apply_overrides(config: Config, overrides: dict[str, dict[str, Any]]) -> Config:
+    """``config`` with ``overrides`` applied and validated (raises SettingsError)."""
+    data = config.model_dump(mode="json")
+    for section, values in overrides.items():
+        data.setdefault(section, {}).update(values)
+    try:
+        return type(config).model_validate(data)
+    except ValidationError as exc:
+        raise SettingsError({_where(err["loc"]): _message(err) for err in exc.errors()}) from None
+
+
+def _where(loc) -> str:
+    return ".".join(str(p) for p in loc[:2]) or "settings"
+
+
+def _message(err: dict) -> str:
+    msg = err["msg"].removeprefix("Value error, ")
+    if len(err["loc"]) > 2:  # an item of a list setting
+        msg = f"item {int(err['loc'][2]) + 1 if isinstance(err['loc'][2], int) else err['loc'][2]}: {msg}"
+    return msg
+
+
+class SettingsService:
+    """Reads and writes the overrides; caches the effective configuration."""
+
+    def __init__(self, config: Config, store):
+        self.config, self.store = config, store
+        self._lock = threading.Lock()
+        self._cache: tuple[str, Config] | None = None
+
+    def overrides(self) -> dict[str, dict[str, Any]]:
+        """The saved overrides, with the live keys' current values."""
+        out = {s: dict(v) for s, v in (self.store.get_setting(OVERRIDES_KEY, {}) or {}).items()}
+        sections = type(self.config).model_fields
+        for key in LIVE_KEYS:
+            section, name = key.split(".", 1)
+            if section in sections and name in sections[section].annotation.model_fields:
+                value = self.store.get_setting(key)
+                if value is not None:
+                    if isinstance(value, float) and value.is_integer():
+                        value = int(value)
+                    out.setdefault(section, {})[name] = value
+        return out
+
+    def effective(self) -> Config:
+        overrides = self.overrides()
+        key = json.dumps(overrides, sort_keys=True)
+        cache = self._cache
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        try:
+            config = apply_overrides(self.config, overrides)
+        except SettingsError as exc:  # the file changed under an old override: the file wins
+            log.warning("ignoring dashboard settings that no longer validate: %s", exc)
+            config = self.config
+        self._cache = (key, config)
+        return config
+
+    def describe(self, health=None) -> list[dict]:
+        """Every section and field, with schema, value, file value and whether overridden."""
+        effective, overrides = self.effective(), self.overrides()
+        out = []
+        for section, field in type(self.config).model_fields.items():
+            model = field.annotation
+            props = model.model_json_schema().get("properties", {})
+            fields = []
+            for name, schema in props.items():
+                if secret(name, schema):
+                    continue
+                fields.append({"key": name, "label": name.replace("_", " ").capitalize(),
+                               "description": model.model_fields[name].description or "",
+                               "schema": _plain(schema), "editable": editable(section, name),
+                               "value": _json(getattr(getattr(effective, section), name)),
+                               "file_value": _json(getattr(getattr(self.config, section), name)),
+                               "overridden": name in overrides.get(section, {})})
+            status = health.get(section).to_dict() if health is not None and section in health.snapshot() else None
+            out.append({"section": section, "title": field.description or section, "fields": fields, "status": status})
+        return out
+
+    def update(self, changes: dict[str, Any]) -> Config:
+        """Validate ``{section: {key: value}}`` against the models and save it durably."""
+        problems: dict[str, str] = {}
+        if not isinstance(changes, dict) or not changes:
+            raise SettingsError({"settings": "send an object of sections, e.g. {\"bottle\": {\"rate_hz\": 80}}"})
+        sections = type(self.config).model_fields
+        for section, values in changes.items():
+            if section not in sections:
+                problems[section] = f"unknown section; allowed: {', '.join(sections)}"
+            elif not isinstance(values, dict):
+                problems[section] = "must be an object of settings"
+            else:
+                known = sections[section].annotation.model_fields
+                for name in values:
+                    if name not in known or secret(name, {}):
+                        problems[f"{section}.{name}"] = "unknown setting"
+                    elif not editable(section, name):
+                        problems[f"{section}.{name}"] = "can only be changed in the configuration file"
+        if problems:
+            raise SettingsError(problems)
+        with self._lock:
+            merged = {s: dict(v) for s, v in self.overrides().items()}
+            for section, values in changes.items():
+                merged.setdefault(section, {}).update(values)
+            config = apply_overrides(self.config, merged)
+            file_data, new_data = self.config.model_dump(mode="json"), config.model_dump(mode="json")
+            diff = {s: {k: v for k, v in new_data[s].items() if v != file_data[s].get(k)} for s in new_data}
+            for key in LIVE_KEYS:
+                section, name = key.split(".", 1)
+                if name in changes.get(section, {}):
+                    self.store.set_setting(key, new_data[section][name])
+                diff.get(section, {}).pop(name, None)
+            self.store.set_setting(OVERRIDES_KEY, {s: v for s, v in diff.items() if v})
+        return self.effective()
+
+
+def _json(value):
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _plain(schema: dict) -> dict:
+    """The field's JSON schema reduced to what a form needs (type, bounds, choices)."""
+    options = [s for s in schema.get("anyOf", []) if s.get("type") != "null"]
+    base = options[0] if len(options) == 1 else schema
+    out = {k: base[k] for k in ("type", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                                "minLength", "maxLength", "pattern", "format") if k in base}
+    if "anyOf" in schema and any(s.get("type") == "null" for s in schema["anyOf"]):
+        out["nullable"] = True
+    if out.get("type") == "array":
+        items = base.get("items", {})
+        if "enum" in items:
+            out["type"], out["options"] = "multi", items["enum"]
+        elif items.get("type") in ("string", "integer", "number"):
+            out["type"], out["item_type"] = "list", items["type"]
+        else:
+            out["type"] = "json"
+    if "type" not in out and "enum" not in out or out.get("type") == "object":
+        out["type"] = "json"
+    return out
