@@ -33,6 +33,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from device.config import Config
 from device.events import Drink
 from device.health import Health
+from device.mqtt_client import close_sockets
 from device.mqtt_service import MqttService
 from device.storage import Store
 
@@ -94,6 +95,7 @@ class _Subscriber:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        close_sockets(self.client)
 
 
 def _service(tmp: Path, port: int, device_id: str) -> MqttService:

@@ -54,6 +54,17 @@ def read_password(settings: MqttSection, environ: dict[str, str] | None = None) 
     return environ.get(PASSWORD_ENV) or None
 
 
+def close_sockets(client: paho.Client) -> None:
+    """Close a stopped paho client's sockets now.
+
+    paho closes its wake-up socket pair only in ``__del__``; our callbacks make the client
+    part of a reference cycle, so that would wait for the garbage collector (and warn).
+    """
+    reset = getattr(client, "_reset_sockets", None)  # paho 2.x; absent: leave it to __del__
+    if reset is not None:
+        reset()
+
+
 class MqttClient:
     """One broker connection with a will, resubscription and outbox delivery.
 
@@ -136,6 +147,7 @@ class MqttClient:
             self._client.disconnect()
         finally:
             self._client.loop_stop()
+            close_sockets(self._client)
             self._connected.clear()
             self._acks.put(None)
             if self._flusher is not None:

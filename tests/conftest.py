@@ -21,6 +21,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from device.mqtt_client import close_sockets
+
 
 def _mosquitto_exe() -> str | None:
     return shutil.which("mosquitto") or next(
@@ -190,6 +192,7 @@ class Listener:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        close_sockets(self.client)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import sys
 
 from device.events import Drink, Wake
 from device.storage import Store
+from tests.conftest import wait_for
 
 
 def write_config(tmp_path, broker, device_id):
@@ -41,6 +42,8 @@ def test_a_killed_daemon_restarts_and_sends_what_its_outbox_held(broker, listen,
         assert watch.wait("crampwatch/daemon9/status", lambda p: p and p[-1] == "online")
         assert watch.wait("homeassistant/device/daemon9/config")
         assert watch.wait("crampwatch/daemon9/state")
+        with Store(tmp_path / "data") as store:  # a second reader while the daemon runs (WAL)
+            assert wait_for(lambda: store.outbox_count() == 0, 5)  # PUBACKs removed the rows
         os.kill(daemon.pid, signal.SIGKILL)
         daemon.wait()
         assert watch.wait("crampwatch/daemon9/status", lambda p: p[-1] == "offline", timeout=5)  # the will
@@ -52,5 +55,3 @@ def test_a_killed_daemon_restarts_and_sends_what_its_outbox_held(broker, listen,
     assert out.returncode == 0
     exported = [json.loads(line) for line in out.stdout.splitlines()]
     assert {e["id"] for e in exported} >= {e.id for e in left}
-    with Store(tmp_path / "data") as store:
-        assert store.outbox_count() == 0  # all acknowledged before the kill
