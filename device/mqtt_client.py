@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import ssl
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -112,7 +113,11 @@ class MqttClient:
         if settings.username:
             client.username_pw_set(settings.username, password)
         if settings.tls:
-            client.tls_set(ca_certs=settings.ca_file, certfile=settings.cert_file, keyfile=settings.key_file)
+            try:
+                client.tls_set(ca_certs=settings.ca_file, certfile=settings.cert_file, keyfile=settings.key_file)
+            except (OSError, ssl.SSLError) as exc:  # a missing or unreadable file is a configuration error
+                problem = f"mqtt.tls: cannot load the CA or client certificate: {exc}"
+                raise ConfigError(problem, [problem]) from None
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect

@@ -188,3 +188,18 @@ def test_a_password_protected_broker(own_broker, listen, tmp_path):
     finally:
         good.stop()
         bad.stop()
+
+
+def test_credentials_and_tls_files_that_cannot_be_read_are_configuration_errors(broker, tmp_path, monkeypatch):
+    import pytest
+
+    from device.errors import ConfigError
+    from device.mqtt_client import read_password
+
+    missing = str(tmp_path / "missing")
+    with pytest.raises(ConfigError, match="mqtt.password_file"):
+        service_for(broker, tmp_path, "nopw", username="u", password_file=missing).start()
+    with pytest.raises(ConfigError, match="mqtt.tls"):
+        service_for(broker, tmp_path, "notls", tls=True, ca_file=missing).start()
+    monkeypatch.setenv("CRAMPWATCH_MQTT_PASSWORD", "from-env")
+    assert read_password(config_for(broker, tmp_path, "env", username="u").mqtt) == "from-env"
