@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from device.config import Config
@@ -179,7 +179,7 @@ def typical_day(seed: int = 1, *, goal_ml: float | None = None, quiet_hours: tup
              "ended": local(ends[e["reminder_id"]]["t"]) if e["reminder_id"] in ends else None,
              "why": ends[e["reminder_id"]].get("reason") if e["reminder_id"] in ends else None}
             for e in fired],
-        "escalations": len(escalated),
+        "escalations": {kind: sum(e["kind"] == kind for e in escalated) for kind in ("hydration", "stretch")},
         "stretch_prompt": local(stretch[0]["t"]) if stretch else None,
         "behind_min": pace["behind"], "behind_threshold_min": pace["threshold"],
         "max_behind_ml": round(pace["max"]),

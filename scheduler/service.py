@@ -40,7 +40,7 @@ from device.reminder_events import NightSummary, Reminder, Stretched
 from scheduler import jobs, policy
 from scheduler.clock import ClockSanity, JumpDetector
 from scheduler.outputs import Outputs
-from scheduler.state import OPEN_STATES, ReminderRecord, ReminderStates
+from scheduler.state import ReminderRecord, ReminderStates
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,6 @@
 
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -351,4 +350,3 @@ def test_a_store_without_reminders_yet_gives_a_calm_status():
     assert status["reminder"] is None and status["last_night"] is None
     assert status["pace"]["intake_ml"] == 0 and status["pace"]["reminders"] == "before_wake"
     assert status["clock"]["planned"] is False  # not started yet
-    assert ZoneInfo(config.device.timezone).key == "Europe/Berlin"
