@@ -231,8 +231,7 @@ class Night:
 
     @property
     def truth_records(self) -> list[dict]:
-        sleep = self.sleep.to_dict() | {"night": self.index, "in_bed": round(self.t_in, 3),
-                                        "out_of_bed": round(self.t_out, 3)}
+        sleep = self.sleep.to_dict() | {"night": self.index, "in_bed": [round(self.t_in, 3), round(self.t_out, 3)]}
         return [sleep] + [w.to_dict() | extra for w, extra in self.wakes]
 
 
@@ -482,6 +481,7 @@ def _night(p: Person, r: random.Random, index: int, start: float) -> Night:
                  r.uniform(*KINDS["knock"].rise))
         if protect.ok(m.t, m.t_end):
             s.moves.append(m)
+            notes.append({"type": "knock", "who": "room", "t": m.t, "t_end": m.t_end, "mg": round(m.mg, 1)})
     if p.partner is not None:
         end = max(end, _partner(p, r, s, start, t_in, t_out, Sleep(sleep_start, sleep_end), protect, awake, notes)
                   + 10.0 * MIN)

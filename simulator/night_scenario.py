@@ -354,7 +354,8 @@ class NightPlan:
 
         Returns ``(t, xyz)``: float64 arrays of shapes (n,) and (n, 3), in g, quantised
         like the chip. ``clean`` leaves out noise, drift and quantisation. ``seed`` varies
-        only the noise.
+        only the noise. A span starting on the plan's sample grid (``start + i / rate_hz``)
+        gives every sample the same value as a render of the whole plan.
         """
         if not 0 < rate_hz <= 1000:
             raise ValueError("rate_hz must be in (0, 1000]")
@@ -366,13 +367,18 @@ class NightPlan:
             grains = np.array(self._grains).reshape(_GCOL, -1)
             max_grain = self._max_grain
         n = max(0, math.ceil((t1 - t0) * rate_hz - 1e-3))  # float-safe: a span of k periods is k samples
-        t = t0 + np.arange(n) / rate_hz
+        i0 = (t0 - self.start) * rate_hz  # on the plan's sample grid, times and noise are the grid's
+        on_grid = abs(i0 - round(i0)) < 1e-3
+        i0 = round(i0) if on_grid else 0
+        t = self.start + (i0 + np.arange(n)) / rate_hz if on_grid else t0 + np.arange(n) / rate_hz
         xyz = np.empty((n, 3))
         prepared = {who: _prepare(k) for who, k in knots.items()}
         sd = self.noise_mg(rate_hz) / 1000.0
         lsb, top = self.chip.lsb_g, self.chip.range_g
-        for a in range(0, n, _CHUNK):
-            tc = t[a:a + _CHUNK]
+        cuts = list(range(0, n, _CHUNK)) if not on_grid else \
+            [0] + list(range(_CHUNK - i0 % _CHUNK if i0 % _CHUNK else _CHUNK, n, _CHUNK))
+        for a, b in zip(cuts, cuts[1:] + [n]):
+            tc = t[a:b]
             acc = np.zeros((3, len(tc)))  # mg, one contiguous row an axis
             for who, prep in prepared.items():
                 _add_body(tc, acc, prep, self._bodies[who])
@@ -385,14 +391,15 @@ class NightPlan:
             acc *= self.gain[:, None]
             acc += self.offset_g[:, None]
             if not clean:
+                block, skip = divmod(i0 + a, _CHUNK) if on_grid else (round(tc[0] * 1000) % 2**32, 0)
                 rng = np.random.default_rng([abs(self.seed), round(rate_hz * 1000), 0 if seed is None else abs(seed) + 1,
-                                             round(tc[0] * 1000) % 2**32, 0x6E69])
-                acc += rng.standard_normal(acc.shape) * sd[:, None]
+                                             block, 0x6E69 if on_grid else 0x6F6666])
+                acc += (rng.standard_normal((skip + len(tc), 3))[skip:] * sd).T
                 acc /= lsb
                 np.rint(acc, out=acc)
                 acc *= lsb
                 np.clip(acc, -top, top - lsb, out=acc)
-            xyz[a:a + _CHUNK] = acc.T
+            xyz[a:b] = acc.T
         return t, xyz
 
     def render_span(self, t0: float, t1: float, rate_hz: float, *, seed: int | None = None):
@@ -420,7 +427,7 @@ class NightPlan:
             if noise:
                 amp, w, ph = self._drift[j]
                 v += amp * math.sin(w * (t - self.start) + ph) + live.gauss(0.0, sd[j])
-            out.append((self.gravity[j] + v * 1e-3) * self.gain[j] + self.offset_g[j])
+            out.append(float((self.gravity[j] + v * 1e-3) * self.gain[j] + self.offset_g[j]))
         return out[0], out[1], out[2]
 
     def _keep_up(self, t: float) -> None:

@@ -76,6 +76,17 @@ def test_different_seeds_give_different_nights():
     assert not np.array_equal(plan_night(1).render(25, span=span)[1], plan_night(2).render(25, span=span)[1])
 
 
+def test_a_sample_is_the_same_whatever_span_renders_it(solo):
+    plan = solo[2]
+    t, whole = plan.render(100, span=(plan.start, plan.start + 7000))
+    for a, b in [(0, 1000), (262000, 263000), (262143, 262145), (400001, 700000)]:
+        tp, part = plan.render(100, span=(plan.start + a / 100, plan.start + b / 100))
+        assert np.array_equal(tp, t[a:b]) and np.array_equal(part, whole[a:b])
+    live = np.concatenate([plan.render_span(plan.start + i / 100, plan.start + (i + 32) / 100, 100)[1]
+                           for i in range(300000, 300320, 32)])
+    assert np.array_equal(live, whole[300000:300320])
+
+
 def test_a_render_seed_varies_only_the_noise(solo):
     plan = solo[0]
     span = (plan.truth[0].start, plan.truth[0].start + 120)
@@ -96,6 +107,7 @@ def test_truth_is_sorted_and_every_wake_lies_inside_its_sleep_period(which, requ
             sleep, wakes = night.sleep, [w for w, _ in night.wakes]
             assert isinstance(sleep, Sleep) and all(isinstance(w, Wake) for w in wakes)
             assert night.start < night.t_in < sleep.start < sleep.end < night.t_out < night.end
+            assert plan.truth_records[0]["in_bed"] == [round(night.t_in, 3), round(night.t_out, 3)] or night.index
             assert len(wakes) <= 4
             previous = sleep.start
             for w in wakes:
@@ -122,6 +134,10 @@ def test_wakes_start_at_their_first_movement_and_end_when_the_sleeper_settles(wh
                 assert not overlapping(moves, wake.end, wake.end + rules.quiet_after)  # and after
                 out = extra.get("out_of_bed")
                 assert wake.bed_exit == (out is not None)
+                if extra["kind"] == "bathroom":  # always up, and for a while
+                    assert out and out[1] - out[0] >= (30.0 if plan.person.demo else 110.0)
+                if extra["kind"] == "restless":
+                    assert not out
                 for a, b in zip(inside, inside[1:]):  # awake in bed: moving at least every 45 s
                     if not (a.bed == -1 and b.bed == 1):
                         assert b.t - a.t_end <= rules.max_awake_gap
@@ -357,6 +373,7 @@ def test_write_night_csv_truth_and_annotations(tmp_path):
     notes = [json.loads(line) for line in (tmp_path / "out" / "bed.annotations.jsonl").read_text().splitlines()]
     assert notes[0]["type"] == "scenario" and notes[0]["chip"] == "adxl345" and notes[0]["rate_hz"] == 25
     assert {"in_bed", "morning"} <= {n["type"] for n in notes}
+    assert truth[0]["in_bed"][0] < truth[0]["start"] < truth[0]["end"] < truth[0]["in_bed"][1]
 
 
 @pytest.mark.parametrize("rate, decimals", [(100, 3), (30, 4)])
