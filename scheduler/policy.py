@@ -160,14 +160,19 @@ class HydrationDecision:
 
 def hydration_decision(now: float, plan: DayPlan, h: HydrationSection, tz: ZoneInfo, *, goal_ml: float,
                        intake_ml: float, last_drink_t: float | None = None, away_since: float | None = None,
-                       returned_at: float | None = None, last_ended: float | None = None) -> HydrationDecision:
+                       returned_at: float | None = None, last_ended: float | None = None,
+                       observed_from: float | None = None) -> HydrationDecision:
     """Decide on a hydration reminder at ``now``.
 
     ``away_since``: the bottle has been off the scale since then (None: it is on it);
     ``returned_at``: it came back from a long absence then; ``last_ended``: the last
-    hydration reminder of the day was acknowledged or ended then.
+    hydration reminder of the day was acknowledged or ended then; ``observed_from``:
+    crampwatch first ran then (on that first day only the pace since then is expected,
+    since earlier drinks were not seen).
     """
     expected = expected_ml(now, plan, goal_ml, h.front_load)
+    if observed_from is not None and observed_from > plan.wake:
+        expected -= expected_ml(min(now, observed_from), plan, goal_ml, h.front_load)
 
     def decide(remind: bool, reason: str) -> HydrationDecision:
         return HydrationDecision(remind, reason, float(intake_ml), expected)
@@ -184,7 +189,7 @@ def hydration_decision(now: float, plan: DayPlan, h: HydrationSection, tz: ZoneI
         return decide(False, "away")
     if expected - intake_ml < h.behind_ml:
         return decide(False, "on_pace")
-    calm_since = max(x for x in (plan.wake, last_drink_t, returned_at, last_ended) if x is not None)
+    calm_since = max(x for x in (plan.wake, last_drink_t, returned_at, last_ended, observed_from) if x is not None)
     if now - calm_since < h.idle_min * 60.0:
         return decide(False, "idle")
     return decide(True, "due")

@@ -17,7 +17,9 @@ store's outbox like every event), then shown: the LED, the buzzer, and
 >>> from scheduler.clock import ClockSanity
 >>> t = [1793620800.0]  # 2026-11-02 12:00 UTC: 5 h into the day, nothing drunk
 >>> config = Config.model_validate({"device": {"timezone": "UTC"}})
->>> svc = ReminderService(config, Store(":memory:"), Health(), clock=lambda: t[0],
+>>> store = Store(":memory:")
+>>> store.set_setting("reminders.first_run", t[0] - 86400)  # it has been running since yesterday
+>>> svc = ReminderService(config, store, Health(), clock=lambda: t[0],
 ...                       sanity=ClockSanity(floor=0, ntp=lambda: None))
 >>> svc.tick(); svc.active()["kind"], svc.active()["behind_ml"]
 ('hydration', 852)
@@ -45,6 +47,7 @@ from scheduler.state import ReminderRecord, ReminderStates
 log = logging.getLogger(__name__)
 
 GOAL_SETTING = "hydration.goal_ml"
+FIRST_RUN_SETTING = "reminders.first_run"  # when the service first looked at a day
 NIGHT_RECHECK_S = 600.0  # look for last night's sleep period this often until it is stored
 NIGHT_TYPES = ("sleep", "wake", "cramp", "stretched")
 
@@ -86,6 +89,7 @@ class ReminderService:
         self.last_night: dict | None = None
         self._night: tuple[str, bool, float] | None = None  # day, final, when computed
         self._night_dirty = True
+        self._first_run: float | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -186,6 +190,11 @@ class ReminderService:
                 self._health.set("reminders", "degraded", f"tick failed: {type(exc).__name__}: {exc}")
 
     def _evaluate(self, now: float) -> None:
+        if self._first_run is None:
+            self._first_run = self._store.get_setting(FIRST_RUN_SETTING)
+            if self._first_run is None:
+                self._first_run = now
+                self._store.set_setting(FIRST_RUN_SETTING, now)
         plan = policy.day_plan(now, self._h, self._s, self.tz)
         self._track_bottle(now)
         self._expire_stale(now, plan)
@@ -261,7 +270,8 @@ class ReminderService:
         return policy.hydration_decision(
             now, plan, self._h, self.tz, goal_ml=self.goal_ml, intake_ml=sum(d["ml"] for d in drinks),
             last_drink_t=max((d["t"] for d in drinks), default=None), away_since=self._away_since,
-            returned_at=self._returned_at, last_ended=self.states.last_ended("hydration", plan.iso))
+            returned_at=self._returned_at, last_ended=self.states.last_ended("hydration", plan.iso),
+            observed_from=self._first_run)
 
     def _escalate(self, now: float) -> None:
         rec = self._active()

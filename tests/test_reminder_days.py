@@ -303,6 +303,7 @@ def test_nothing_is_planned_from_an_unset_clock_until_it_is_set():
     sanity = ClockSanity(floor=EARLIEST_PLAUSIBLE, ntp=lambda: None)
     scheduler = FakeScheduler()
     sim = SimulatedDay(config, 30.0, sanity=sanity, scheduler=scheduler)  # a Pi booting in 1970
+    sim.store.set_setting("reminders.first_run", at(config, DAY - timedelta(days=1), "12:00"))  # not new
     sim.service.start()
     try:
         sim.run_until(3600.0)
@@ -320,6 +321,17 @@ def test_nothing_is_planned_from_an_unset_clock_until_it_is_set():
         assert scheduler.get_jobs() == [] and not sim.service.planned
     finally:
         sim.service.stop()
+
+
+def test_on_its_first_afternoon_a_new_device_only_expects_the_pace_since_it_started():
+    config = make_config()
+    sim = SimulatedDay(config, at(config, DAY, "15:00"))  # unboxed at three: earlier drinks were not seen
+    sim.run_until(at(config, DAY, "21:00"))
+    # only the ~710 mL the pace asks for from 15:00 to 21:00 are expected: a reminder once 300 mL of it lag
+    assert [hhmm(config, e["t"]) for e in sim.fired("hydration")] == ["17:20"]
+    assert sim.fired("hydration")[0]["behind_ml"] == 300
+    sim.run_until(at(config, DAY + timedelta(days=1), "09:00"))  # the next day is a whole day
+    assert [hhmm(config, e["t"]) for e in sim.fired("hydration")] == ["17:20", "08:40"]
 
 
 def test_the_goal_command_changes_the_pace():

@@ -101,6 +101,7 @@ def test_a_pin_that_cannot_do_pwm_leaves_reminders_working_without_outputs():
     config = Config.model_validate({"device": {"timezone": "UTC"}, "outputs": {"led_pin": LED}})
     sim = SimulatedDay(config, policy.local_instant(DAY, "08:00", config.tz), pin_factory=MockFactory(),
                        scheduler=FakeScheduler())  # plain mock pins cannot do PWM
+    sim.store.set_setting("reminders.first_run", sim.clock.t - 86400)  # running since yesterday
     sim.service.start()
     try:
         health = sim.service._health.get("outputs")
@@ -119,6 +120,7 @@ def test_the_service_drives_the_outputs_through_a_reminders_life():
     sim = SimulatedDay(config, policy.local_instant(DAY, "08:00", config.tz), pin_factory=factory,
                        scheduler=FakeScheduler())
     led, buzzer, button = factory.pin(LED), factory.pin(BUZZER), factory.pin(BUTTON)
+    sim.store.set_setting("reminders.first_run", sim.clock.t - 86400)  # running since yesterday
     sim.service.start()
     try:
         sim.run_until(policy.local_instant(DAY, "08:45", config.tz))  # reminded at 08:40

@@ -189,3 +189,14 @@ def test_reminder_settings_have_working_defaults():
     config = Config()
     assert (config.hydration.goal_ml, config.hydration.cutoff_h, config.stretch.lead_min) == (2000, 2.0, 30)
     assert (config.outputs.led_pin, config.outputs.buzzer_pin, config.outputs.button_pin) == (None, None, None)
+
+
+def test_on_the_first_day_only_the_pace_since_the_first_run_is_expected():
+    first = at(UTC, "2026-11-02 15:00")
+    assert decide("2026-11-02 15:59").remind  # seen all day and nothing drunk: far behind
+    assert decide("2026-11-02 15:59", observed_from=first).reason == "on_pace"  # it only just started
+    late = decide("2026-11-02 18:00", observed_from=first)
+    plan = policy.day_plan(first, H, S, UTC)
+    assert late.expected_ml == pytest.approx(policy.expected_ml(at(UTC, "2026-11-02 18:00"), plan, 2000, 0.3)
+                                             - policy.expected_ml(first, plan, 2000, 0.3))
+    assert decide("2026-11-02 18:00", observed_from=at(UTC, "2026-11-01 15:00")).expected_ml > late.expected_ml
