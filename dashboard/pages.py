@@ -18,6 +18,7 @@ NAV = [("pages.today", "Today"), ("pages.history", "History"), ("pages.nights", 
        ("pages.settings", "Settings"), ("pages.calibrate", "Calibrate"), ("pages.health", "Health")]
 VIEWS = {"day": ("Days", 30), "week": ("Weeks", 12), "month": ("Months", 12)}
 NIGHTS_PER_PAGE = 7
+EVENING_S = 8 * 3600.0
 
 
 @bp.get("/")
@@ -48,14 +49,14 @@ def nights():
     """Nights: one timeline per night; confirm, deny or add cramps."""
     svc = services()
     tz = svc.effective.tz
-    newest = night_of(svc.clock(), tz)
+    newest = night_of(svc.clock() - EVENING_S, tz)  # tonight shows from 20:00
     try:
         last = date.fromisoformat(request.args.get("last", "")) if request.args.get("last") else newest
     except ValueError:
         abort(404)
     last = min(max(last, newest - timedelta(days=3650)), newest)
     rows = night_data.nights(svc.store, tz, last, NIGHTS_PER_PAGE, epochs=svc.epochs)
-    recent = rows if last == newest else night_data.nights(svc.store, tz, newest, 7)
+    recent = rows if last == newest else night_data.nights(svc.store, tz, newest, night_data.DOCTOR_WINDOW)
     return render_template("nights.html", nights=rows, note=night_data.doctor_note(recent),
                            older=(last - timedelta(days=NIGHTS_PER_PAGE)).isoformat(),
                            newer=(last + timedelta(days=NIGHTS_PER_PAGE)).isoformat() if last < newest else None)

@@ -130,7 +130,8 @@ class SettingsService:
                                "file_value": _json(getattr(getattr(self.config, section), name)),
                                "overridden": name in overrides.get(section, {})})
             status = health.get(section).to_dict() if health is not None and section in health.snapshot() else None
-            out.append({"section": section, "title": field.description or section, "fields": fields, "status": status})
+            title = (field.description or section).rstrip(".")
+            out.append({"section": section, "title": title, "fields": fields, "status": status})
         return out
 
     def update(self, changes: dict[str, Any]) -> Config:

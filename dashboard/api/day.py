@@ -9,7 +9,7 @@ from dashboard.api import bp, int_arg
 from dashboard.errors import bad_field
 from dashboard.services import services
 
-LIMITS = {"day": (30, 366), "week": (12, 104), "month": (12, 36)}
+LIMITS = {"day": 30, "week": 12, "month": 12}  # default counts; at most 366 of any
 
 
 def _plan(svc):
@@ -33,8 +33,7 @@ def history():
     view = request.args.get("view", "day")
     if view not in LIMITS:
         raise bad_field("view", "must be one of day, week, month")
-    default, most = LIMITS[view]
-    count = int_arg("count", default, 1, most)
+    count = int_arg("count", LIMITS[view], 1, 366)
     return jsonify(intake.history(svc.store, svc.effective.tz, _plan(svc), svc.clock(), view, count))
 
 

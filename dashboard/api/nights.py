@@ -15,6 +15,7 @@ from dashboard.services import services
 from device.events import CrampLog
 
 WAKE_ID = re.compile(r"^wake-(\d{1,16})$")
+CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 FUTURE_SLACK_S = 300.0
 MAX_AGE_S = 366 * 86400.0
 
@@ -24,7 +25,7 @@ def nights():
     """``count`` nights (default 14) up to the night of ``last`` (default: last night), newest first."""
     svc = services()
     tz = svc.effective.tz
-    last = date_arg("last", night_of(svc.clock(), tz))
+    last = date_arg("last", night_of(svc.clock() - 8 * 3600.0, tz))  # tonight from 20:00
     count = int_arg("count", 14, 1, 62)
     rows = night_data.nights(svc.store, tz, last, count, epochs=svc.epochs)
     for row in rows:
@@ -56,6 +57,8 @@ def add_cramp():
     svc = services()
     tz = svc.effective.tz
     data = json_body()
+    if "t" in data and ("night" in data or "time" in data):
+        raise ApiError(400, "give either t, or night and time", {"t": "give either t, or night and time"})
     if "t" in data:
         t = float(number(data, "t", lo=0, hi=1e10))
     else:
@@ -67,12 +70,10 @@ def add_cramp():
             raise bad_field("night", "must be a date like 2026-11-24") from None
         if not FIRST_DATE <= night <= LAST_DATE:
             raise bad_field("night", f"must be from {FIRST_DATE} to {LAST_DATE}")
-        try:
-            when = time.fromisoformat(data.get("time")) if isinstance(data.get("time"), str) else None
-        except ValueError:
-            when = None
-        if when is None:
+        raw = data.get("time")
+        if not isinstance(raw, str) or not CLOCK.match(raw):
             raise bad_field("time", "must be a clock time like 03:40")
+        when = time.fromisoformat(raw)
         day = night if when >= time(12) else night + timedelta(days=1)
         t = datetime.combine(day, when, tz).timestamp()
     field = "t" if "t" in data else "night"

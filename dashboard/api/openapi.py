@@ -1,4 +1,9 @@
-"""The OpenAPI 3 document of the API (a test checks it lists exactly the routes)."""
+"""The OpenAPI 3.1 document of the API (a test checks it lists exactly the routes).
+
+The settings body is generated from the configuration models, like the settings page;
+cross-field rules (two pins must differ, say) cannot be written in JSON Schema and are
+answered with a 400 naming the fields.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from flask import jsonify
 
 from dashboard.api import bp
 from dashboard.services import services
+from dashboard.settings import editable, secret
 
 NUM = {"type": "number"}
 INT = {"type": "integer"}
@@ -56,6 +62,25 @@ def _err(description: str) -> dict:
     return _json({"$ref": "#/components/schemas/Error"}, description)
 
 
+DATE = {"type": "string", "format": "date", "pattern": r"^(20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}$",
+        "description": "A date from 2000-01-01 to 2100-12-31"}
+CLOCK = {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "03:40"}
+
+
+def _settings_body(config_cls) -> dict:
+    """``{section: {key: value}}`` for every editable setting, from the pydantic models."""
+    sections = {}
+    for name, field in config_cls.model_fields.items():
+        schema = field.annotation.model_json_schema()
+        props = {k: {x: y for x, y in v.items() if x not in ("title", "default")}
+                 for k, v in schema.get("properties", {}).items() if editable(name, k) and not secret(k, v)}
+        if props:
+            sections[name] = {"type": "object", "properties": props, "additionalProperties": False}
+            if "$defs" in schema:
+                sections[name]["$defs"] = schema["$defs"]
+    return {"type": "object", "properties": sections, "additionalProperties": False, "minProperties": 1}
+
+
 def _op(summary: str, ok: dict, *, body: dict | None = None, params: list | None = None, errors=(),
         status: str = "200") -> dict:
     op = {"summary": summary, "responses": {status: ok, "401": _err("Not logged in")}}
@@ -84,14 +109,14 @@ def document() -> dict:
         "/today": {"get": _op("Today's intake, pace, drinks, bottle and reminder", _json(TODAY))},
         "/history": {"get": _op("Daily totals or weekly/monthly averages", _json(HISTORY), params=[
             _q("view", {"type": "string", "enum": ["day", "week", "month"]}, "Grouping"),
-            _q("count", {"type": "integer", "minimum": 1, "maximum": 366}, "How many days/weeks/months")],
+            _q("count", {"type": "integer", "minimum": 1, "maximum": 366}, "How many days/weeks/months (up to 366)")],
             errors=(400,))},
         "/streaks": {"get": _op("Runs of days at the goal and of stretching", _json(_obj(["goal", "stretch"],
                                                                                       goal=RUN, stretch=RUN)))},
         "/bottle": {"get": _op("The scale's live reading", _json(BOTTLE))},
         "/nights": {"get": _op("Nights with wake-ups and cramps", _json(_obj(
             ["nights"], nights={"type": "array", "items": NIGHT}, doctor_note=_nullable(STR))), params=[
-            _q("last", {"type": "string", "format": "date"}, "The newest night (its evening's date)"),
+            _q("last", DATE, "The newest night (its evening's date)"),
             _q("count", {"type": "integer", "minimum": 1, "maximum": 62}, "How many nights")], errors=(400,))},
         "/wakes/{wake_id}/label": {"post": _op(
             "Confirm or deny that a wake-up was a cramp",
@@ -101,8 +126,10 @@ def document() -> dict:
         "/cramps": {"post": _op(
             "Add a cramp the detector missed", _json(_obj(["id", "t", "night"], id=STR, t=NUM, time=STR,
                                                           night=STR, created=BOOL)),
-            body={"type": "object", "properties": {"t": NUM, "night": {"type": "string", "format": "date"},
-                                                   "time": {"type": "string", "example": "03:40"}}},
+            body={"oneOf": [_obj(["t"], t={"type": "number", "minimum": round(services().clock()) - 366 * 86400,
+                                            "maximum": round(services().clock()) + 300,
+                                            "description": "Unix time, within the last year"}),
+                            _obj(["night", "time"], night=DATE, time=CLOCK)]},
             errors=CHANGE, status="201")},
         "/reminder": {"get": _op("The active reminder", _json(_obj(["active"], active=REMINDER)))},
         "/reminder/ack": {"post": _op("Acknowledge the active reminder", _json(_obj(["active"], active=REMINDER)),
@@ -113,7 +140,7 @@ def document() -> dict:
                                          errors=CHANGE + (409, 503))},
         "/settings": {"get": _op("Every setting with its schema and value", _json(SETTINGS)),
                       "patch": _op("Change settings (validated like the config file)", _json(SETTINGS),
-                                   body={"type": "object", "additionalProperties": {"type": "object"}},
+                                   body=_settings_body(type(services().config)),
                                    errors=CHANGE)},
         "/calibration": {"get": _op("The calibration and the wizard's step", _json(WIZARD))},
         "/calibration/tare": {"post": _op("Step 1: read the empty scale", _json(WIZARD), errors=(403, 409, 503))},
@@ -125,12 +152,14 @@ def document() -> dict:
                                            body=_obj([], skip=BOOL), errors=CHANGE + (409, 422, 503))},
         "/calibration/reset": {"post": _op("Start the wizard again", _json(WIZARD), errors=(403,))},
         "/health": {"get": _op("Sensors, MQTT, storage and version", _json(HEALTH))},
+        "/openapi.json": {"get": {"summary": "This document", "security": [],
+                                  "responses": {"200": _json({"type": "object"})}}},
         "/stream": {"get": _op("Live updates (Server-Sent Events)", {
             "description": "An event stream: events 'weight', 'reminder', 'health', 'event'",
             "content": {"text/event-stream": {"schema": STR}}}, errors=(503,))},
     }
     paths["/cramps"]["post"]["responses"]["200"] = _json(_obj(["id"], id=STR), "Already recorded")
-    return {"openapi": "3.0.3",
+    return {"openapi": "3.1.0",
             "info": {"title": "crampwatch dashboard API", "version": services().version,
                      "description": "Changes need a session cookie and the X-CSRF-Token header."},
             "servers": [{"url": "/api/v1"}], "paths": paths,

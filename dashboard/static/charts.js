@@ -46,6 +46,7 @@
              axis({ size: 56, values: function (u, v) { return v.map(function (x) { return x >= 1000 ? (x / 1000) + ' L' : x; }); } })],
       series: [{ label: 'Time', value: function (u, v) { return v == null ? '–' : hh(v); } },
                { label: 'Drunk', stroke: css('--water'), width: 3, fill: css('--brand-soft'), paths: uPlot.paths.stepped({ align: 1 }),
+                 points: { show: false },
                  value: function (u, v) { return v == null ? '–' : Math.round(v) + ' mL'; } },
                { label: 'Pace', stroke: css('--muted'), width: 1.5, dash: [6, 6], points: { show: false },
                  value: function (u, v) { return v == null ? '–' : Math.round(v) + ' mL'; } }]
@@ -63,9 +64,10 @@
       axes: [axis({ values: function (u, v) { return v.map(function (i) { return d.labels[i] || ''; }); },
                     splits: function () { var step = Math.ceil(xs.length / 8); return xs.filter(function (i) { return (xs.length - 1 - i) % step === 0; }); } }),
              axis({ size: 56 })],
-      series: [{ label: '', value: function (u, i) { return i == null ? '–' : d.labels[i]; } },
-               { label: 'Intake', width: 0, fill: function () { return under; }, stroke: under,
-                 paths: uPlot.paths.bars({ size: [0.7, 40], align: 0 }), points: { show: false },
+      series: [{ label: d.unit || 'Day', value: function (u, i) { return i == null ? '–' : d.labels[i]; } },
+               { label: 'Intake', width: 0, fill: under, stroke: under, points: { show: false },
+                 paths: uPlot.paths.bars({ size: [0.7, 40], align: 0, disp: { fill: { unit: 3, values: function (u, sidx) {
+                   return u.data[sidx].map(function (v) { return v >= d.goal ? met : under; }); } } } }),
                  value: function (u, v) { return v == null ? '–' : Math.round(v) + ' mL'; } },
                { label: 'Goal', stroke: met, width: 2, dash: [8, 5], points: { show: false },
                  value: function (u, v) { return v == null ? '–' : Math.round(v) + ' mL'; } }]
