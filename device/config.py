@@ -74,6 +74,18 @@ class BottleSection(Section):
 _TOPIC = r"^[^+#/\x00]([^+#\x00]*[^+#/\x00])?$"  # no wildcards, no leading or trailing slash
 
 
+class BedSection(Section):
+    enabled: bool = Field(True, description="Read the bed-frame accelerometer at all.")
+    chip: Literal["adxl345", "mpu6050"] = Field("adxl345", description="Accelerometer on the bed frame.")
+    i2c_bus: int = Field(1, ge=0, le=30, description="I2C bus number (/dev/i2c-N); 1 on a Raspberry Pi.")
+    address: int | None = Field(None, ge=0x03, le=0x77,
+                                description="I2C address; unset means the chip's default (0x53 ADXL345, 0x68 MPU-6050).")
+    rate_hz: Literal[25, 50, 100] = Field(50, description="Accelerometer output rate in Hz.")
+    range_g: Literal[2, 4, 8] = Field(2, description="Accelerometer range in g.")
+    button_pin: GPIO_PIN | None = Field(26, description="BCM GPIO of the bedside 'I had a cramp' button (to GND); unset if none.")
+    epoch_s: Literal[10, 15, 20, 30, 60] = Field(30, description="Length of the activity epochs stored for each night.")
+
+
 class MqttSection(Section):
     host: str | None = Field(None, min_length=1, description="Broker host; MQTT is off when unset.")
     port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is the usual one for TLS).")
@@ -205,6 +217,7 @@ class OutputsSection(Section):
 class Config(Section):
     device: DeviceSection = Field(default_factory=DeviceSection, description="This device.")
     bottle: BottleSection = Field(default_factory=BottleSection, description="The HX711 bottle scale.")
+    bed: BedSection = Field(default_factory=BedSection, description="The bed-frame accelerometer and the bedside button.")
     mqtt: MqttSection = Field(default_factory=MqttSection, description="MQTT and Home Assistant.")
     dashboard: DashboardSection = Field(default_factory=DashboardSection, description="The local web dashboard.")
     logging: LoggingSection = Field(default_factory=LoggingSection, description="Logging.")
@@ -212,6 +225,22 @@ class Config(Section):
     hydration: HydrationSection = Field(default_factory=HydrationSection, description="Hydration reminders and the day's rhythm.")
     stretch: StretchSection = Field(default_factory=StretchSection, description="The pre-bed stretching prompt.")
     outputs: OutputsSection = Field(default_factory=OutputsSection, description="Reminder LED, buzzer and bottle-side button.")
+
+    @model_validator(mode="after")
+    def _pins_used_once(self):
+        used: dict[int, str] = {}
+        pins = [("bottle.dout_pin", self.bottle.dout_pin if self.bottle.enabled else None),
+                ("bottle.pd_sck_pin", self.bottle.pd_sck_pin if self.bottle.enabled else None),
+                ("bed.button_pin", self.bed.button_pin),
+                ("outputs.led_pin", self.outputs.led_pin), ("outputs.buzzer_pin", self.outputs.buzzer_pin),
+                ("outputs.button_pin", self.outputs.button_pin)]
+        for key, pin in pins:
+            if pin is None:
+                continue
+            if pin in used:
+                raise ValueError(f"GPIO{pin} is used twice: {used[pin]} and {key}")
+            used[pin] = key
+        return self
 
     @property
     def tz(self) -> ZoneInfo:
@@ -234,7 +263,8 @@ def _local_zone() -> ZoneInfo:
         except (ZoneInfoNotFoundError, ValueError):
             pass
     try:
-        return ZoneInfo.from_file(open("/etc/localtime", "rb"), key="localtime")
+        with open("/etc/localtime", "rb") as f:
+            return ZoneInfo.from_file(f, key="localtime")
     except OSError:
         return ZoneInfo("UTC")
 

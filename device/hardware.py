@@ -117,3 +117,74 @@ class SimulatedBottle:
     def close(self) -> None:
         self.chip.close()
         self.factory.close()
+
+
+# -- the bed-frame accelerometer ------------------------------------------------------
+def bed_hardware(config: Config, *, simulate: bool):
+    """The bed accelerometer's hardware: real I2C, or a fake chip on a fake bus."""
+    return SimulatedBed(config) if simulate else RealBed(config)
+
+
+def _driver_class(chip: str):
+    if chip == "mpu6050":
+        from sensors.mpu6050 import MPU6050
+
+        return MPU6050
+    from sensors.adxl345 import ADXL345
+
+    return ADXL345
+
+
+class RealBed:
+    """An ADXL345 or MPU-6050 on the Pi's I2C bus."""
+
+    def __init__(self, config: Config):
+        self._config = config.bed
+
+    def open_driver(self):
+        cfg = self._config
+        kwargs = {"rate_hz": cfg.rate_hz, "range_g": cfg.range_g}
+        if cfg.address is not None:
+            kwargs["address"] = cfg.address
+        return _driver_class(cfg.chip)(cfg.i2c_bus, **kwargs)
+
+    def close(self) -> None:
+        """Each driver opened its own bus and closes it."""
+
+
+class SimulatedBed:
+    """A simulated sleeper's demo nights on a register-level fake chip and fake bus.
+
+    The fake chip runs on the monotonic clock; the night plan on Unix time. The
+    offset between the two is fixed at start so every sample maps to its own moment.
+    """
+
+    def __init__(self, config: Config, *, plan=None, clock=time.time):
+        from simulator.i2c_bus import FakeSMBus
+        from simulator.night_scenario import plan_night
+
+        cfg = config.bed
+        self._rate = cfg.rate_hz
+        self._offset = clock() - time.monotonic()
+        self.plan = plan or plan_night(config.simulator.seed, start=clock(), chip=cfg.chip, demo=True)
+        if cfg.chip == "mpu6050":
+            from simulator.mpu6050_chip import FakeMPU6050 as Fake
+        else:
+            from simulator.adxl345_chip import FakeADXL345 as Fake
+        kwargs = {} if cfg.address is None else {"address": cfg.address}
+        self.chip = Fake(self._sample, **kwargs)
+        self.bus = FakeSMBus(cfg.i2c_bus, chips=[self.chip])
+        self._config = cfg
+
+    def _sample(self, chip_t: float):
+        return self.plan.sample_at(chip_t + self._offset, rate_hz=self._rate)
+
+    def open_driver(self):
+        cfg = self._config
+        kwargs = {"rate_hz": cfg.rate_hz, "range_g": cfg.range_g}
+        if cfg.address is not None:
+            kwargs["address"] = cfg.address
+        return _driver_class(cfg.chip)(self.bus, **kwargs)
+
+    def close(self) -> None:
+        self.bus.close()

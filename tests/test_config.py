@@ -92,3 +92,9 @@ def test_readme_configuration_reference_is_current():
 
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert reference_markdown() in readme, "regenerate README's reference: crampwatch check-config --reference"
+
+
+def test_a_gpio_used_by_two_parts_is_an_error(tmp_path):
+    path = write(tmp_path, "[bed]\nbutton_pin = 5\n")
+    with pytest.raises(ConfigError, match=r"GPIO5 is used twice: bottle.dout_pin and bed.button_pin"):
+        load_config(path)
