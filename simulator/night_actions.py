@@ -137,7 +137,7 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "turn": Kind((2.0, 10.0), (30.0, 250.0), (0.6, 2.0), True),  # posture change
-    "adjust": Kind((1.0, 4.0), (10.0, 80.0), (0.3, 1.2)),  # blanket, pillow, a limb
+    "adjust": Kind((1.0, 4.0), (15.0, 80.0), (0.3, 1.2)),  # blanket, pillow, a limb
     "twitch": Kind((0.2, 1.0), (8.0, 50.0), (0.05, 0.3)),
     "jerk": Kind((0.4, 1.5), (80.0, 350.0), (0.03, 0.15)),  # hypnic or periodic limb jerk
     "page": Kind((0.5, 1.5), (6.0, 30.0), (0.2, 0.6)),  # a page or the phone: the arm moves
@@ -355,7 +355,7 @@ def _restless(p: Person, r: random.Random) -> tuple[_Seq, dict]:
     until = r.uniform(90.0, 180.0) if p.demo else _logu(r, 90.0, 1200.0)
     while s.t < until:
         gap = r.uniform(3.0, 30.0) if r.random() < 0.8 else r.uniform(30.0, 45.0)
-        s.add(gap, r.choice(["turn", "adjust", "adjust", "stretch", "twitch"]))
+        s.add(gap, r.choice(["turn", "turn", "adjust", "adjust", "stretch"]))
     extra = {"kind": "restless", "onset": "sharp" if sharp else "gradual", "onset_mg": round(first.mg, 1),
              "onset_rise_s": round(first.rise_s, 3)}
     _settle(s)
