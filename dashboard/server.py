@@ -41,6 +41,16 @@ def check_bind(host: str, password_set: bool) -> None:
             "password is set. Run `crampwatch set-password` first, or keep dashboard.host = '127.0.0.1'.")
 
 
+def _probe(host: str, port: int) -> None:
+    """Raise OSError now if ``host:port`` cannot be bound (as waitress binds it)."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host.strip("[]"), port))
+
+
 class DashboardServer:
     """A waitress server for ``app`` on ``host:port`` in its own thread (``port`` 0: any free port)."""
 
@@ -63,6 +73,7 @@ class DashboardServer:
         """Bind (raises OSError if the port is taken) and serve in a background thread."""
         from waitress.server import create_server
 
+        _probe(self.host, self.port)  # waitress leaks its sockets when its own bind fails
         self._server = create_server(self.app, host=self.host, port=self.port, threads=self.threads,
                                      ident="crampwatch", clear_untrusted_proxy_headers=True,
                                      channel_timeout=60, connection_limit=64)
