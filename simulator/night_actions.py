@@ -47,7 +47,7 @@ turns over every 15-40 min, twitches (0.5 an hour), and in 30 % of nights gets u
 for 2-8 min. Their movements reach the sensor on the sleeper's side attenuated
 (``Partner.gain``, 0.2-0.5: their moves' milli-g, breathing, heartbeat and frame tilt
 are scaled by it), they never move in the 3 min before or after a sleeper's wake, nor
-within 5 min of the sleep period's ends, and each of their clusters (getting in, a
+within 5 min of the sleep period's ends nor in its first 10 min or last 8 min, and each of their clusters (getting in, a
 turnover, getting up) lasts at most 35 s. They are no wakes. While the sleeper sleeps
 (outside wakes) the 35 s / 90 s rule holds for every cluster of movement, whoever makes
 it (sleeper, partner, a knock in the house): the sensor cannot tell whose it feels.
@@ -94,7 +94,7 @@ class Rules:
     onset_quiet: float = 600.0  # ... nor this long after sleep.start
     final_quiet: float = 480.0  # ... nor this long before sleep.end
     partner_clear: float = 180.0  # no partner or room movement this close outside a wake
-    partner_clear_sleep: float = 300.0  # ... nor this close to sleep.start or sleep.end
+    partner_clear_sleep: float = 300.0  # ... nor this close to sleep.start or sleep.end (nor in onset/final quiet)
 
 
 RULES = Rules()
@@ -449,8 +449,9 @@ def _night(p: Person, r: random.Random, index: int, start: float) -> Night:
     protect = _Protect(rules, s.moves)
     protect.sleep = (sleep_start, sleep_end)
     protect.sleeper += [(sleep_start, sleep_start + rules.onset_quiet), (sleep_end - rules.final_quiet, sleep_end)]
-    protect.others += [(sleep_start - rules.partner_clear_sleep, sleep_start + rules.partner_clear_sleep),
-                       (sleep_end - rules.partner_clear_sleep, sleep_end + rules.partner_clear_sleep)]
+    protect.others += [  # the sleeper's still spells at both ends of the night stay still for everyone
+        (sleep_start - rules.partner_clear_sleep, sleep_start + max(rules.onset_quiet, rules.partner_clear_sleep)),
+        (sleep_end - max(rules.final_quiet, rules.partner_clear_sleep), sleep_end + rules.partner_clear_sleep)]
     wakes = _place_wakes(p, r, s, sleep_start, sleep_end, protect, awake)
     _sleep_moves(p, r, s, sleep_start, sleep_end, protect, notes)
 

@@ -166,6 +166,8 @@ def test_sleep_runs_from_the_last_movement_before_sleep_to_the_first_of_the_fina
             others = [m for m in night.moves if m.who != "sleeper" and m.kind != "steps"]
             for edge in (sleep.start, sleep.end):
                 assert not overlapping(others, edge - rules.partner_clear_sleep, edge + rules.partner_clear_sleep)
+            assert not overlapping(others, sleep.start, sleep.start + rules.onset_quiet)  # still for everyone
+            assert not overlapping(others, sleep.end - rules.final_quiet, sleep.end)
 
 
 @pytest.mark.parametrize("which", ["solo", "shared", "demo"])
