@@ -1,0 +1,203 @@
+"""End to end in headless Chromium (Debian's chromium driven by Playwright): every page
+opens without a console error, and a person acknowledges a reminder, confirms a cramp,
+changes the goal and calibrates the simulated scale.
+
+The dashboard is served by waitress over a running daemon on the simulated scale
+(SimulatedBottle in scripted mode: the test puts weights on it) with a month of history.
+With CI=true a missing browser or Playwright is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from dashboard import create_app
+from dashboard.scale import WorkerScale
+from dashboard.server import DashboardServer, _set_worker_calibration, _worker_calibration
+from device.calibrate import load_calibration
+from device.config import Config
+from device.daemon import Daemon
+from device.hardware import SimulatedBottle
+from device.storage import Store
+from simulator.history import seed_history
+from tests.test_dashboard_fixtures import TZ, TZ_NAME, FakeReminders
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _need(ok: bool, why: str) -> None:
+    if not ok:
+        (pytest.fail if IN_CI else pytest.skip)(f"{why} (tools/run-tests installs it)")
+
+
+def wait_text(page, selector, predicate, timeout=15.0):
+    """Poll an element's text from Python (the page's CSP forbids evaluated strings)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = page.locator(selector).inner_text()
+        if predicate(text):
+            return text
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{selector} still reads {text!r}")
+        page.wait_for_timeout(200)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A live daemon (simulated scale) and its dashboard on a free port."""
+    data = tmp_path_factory.mktemp("e2e")
+    config = Config.model_validate({"device": {"data_dir": str(data), "timezone": TZ_NAME},
+                                    "dashboard": {"enabled": False}})
+    with Store(data) as store:
+        seed_history(store, 30, end=time.time(), tz=TZ, seed=11)
+    hardware = SimulatedBottle(config, scripted=True)
+    hardware.place(SimulatedBottle.empty_bottle_g + 500.0)
+    daemon = Daemon(config, simulate=True, hardware=hardware)
+    daemon.start()
+    worker = daemon.bottle
+    scale = WorkerScale(worker, lambda: _worker_calibration(worker), lambda c: _set_worker_calibration(worker, c))
+    reminders = FakeReminders(clock=time.time)
+    app = create_app(config, store=daemon.store, health=daemon.health, scale=scale, reminders=reminders)
+    server = DashboardServer(app, "127.0.0.1", 0)
+    server.start()
+    yield {"url": server.url.rstrip("/"), "daemon": daemon, "hardware": hardware, "reminders": reminders}
+    server.stop()
+    daemon.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need(False, "Playwright for Python is not installed")
+    _need(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, site):
+    """A fresh page; the test fails on any console error or uncaught exception."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.base = site["url"]
+    page.expected = []  # substrings of console errors a test provokes on purpose
+    yield page
+    context.close()
+    assert [p for p in problems if not any(x in p for x in page.expected)] == []
+
+
+@pytest.mark.parametrize("path,heading", [("/", "Today"), ("/history", "History"), ("/history?view=week", "History"),
+                                          ("/history?view=month", "History"), ("/nights", "Nights"),
+                                          ("/settings", "Settings"), ("/calibrate", "Calibrate the scale"),
+                                          ("/health", "Health")])
+def test_every_page_opens_cleanly(page, path, heading):
+    page.goto(page.base + path)
+    assert page.locator("h1").first.inner_text() == heading
+    if path.startswith("/history") or path == "/":
+        page.wait_for_selector(".uplot canvas")  # the vendored chart library drew
+    page.wait_for_timeout(300)
+
+
+def test_today_on_a_phone_shows_the_bottle_live(browser, site):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(site["url"] + "/")
+    assert re.search(r"\d+\s*mL", wait_text(page, "#contents", lambda t: "mL" in t))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+    context.close()
+    assert errors == []
+
+
+def test_acknowledge_a_reminder(page, site):
+    reminders = site["reminders"]
+    reminders.calls.clear()
+    page.goto(page.base + "/")
+    assert page.locator("#reminder-none").is_visible()
+    reminders.fire(message="Time for a glass of water: 400 mL behind pace")
+    page.wait_for_selector("#reminder-active:not([hidden])")  # arrives over the live stream
+    assert "400 mL behind pace" in page.locator("#reminder-text").inner_text()
+    page.click("#ack")
+    page.wait_for_selector("#reminder-none:not([hidden])")
+    assert reminders.calls == [("ack",)]
+    reminders.fire()
+    page.wait_for_selector("#reminder-active:not([hidden])")
+    page.click("button.snooze[data-minutes='15']")
+    page.wait_for_selector("#toast:has-text('Snoozed')")
+    assert reminders.calls[-1] == ("snooze", 15)
+
+
+def test_confirm_a_cramp_and_add_a_missed_one(page, site):
+    store = site["daemon"].store
+    page.goto(page.base + "/nights")
+    wake = page.locator("li.wake[data-wake]").filter(has_not=page.locator(".badge.cramp, .badge.ok")).first
+    wake_id = wake.get_attribute("data-wake")
+    wake.locator("button[data-cramp='true']").click()
+    page.wait_for_selector(f"li[data-wake='{wake_id}'] .badge.cramp")  # after the reload
+    labels = [e for e in store.events(types=["cramp"]) if e.get("wake_id") == wake_id]
+    assert labels[-1]["confirmed"] is True and labels[-1]["source"] == "dashboard"
+    night = page.locator("section.night").nth(1)
+    before = night.locator("li.wake").count()
+    night.locator("summary").click()
+    night.locator("input[name=time]").fill("03:17")
+    night.locator("button:has-text('Add cramp')").click()
+    page.wait_for_selector("#toast:has-text('Cramp added at 03:17')")
+    assert page.locator("section.night").nth(1).locator("li.wake").count() == before + 1
+
+
+def test_change_the_goal(page, site):
+    page.expected.append("status of 400")  # the refused goal of 100 mL
+    page.goto(page.base + "/settings")
+    goal = page.locator("#hydration-goal_ml")
+    goal.fill("100")
+    page.click("#section-hydration button[type=submit]")
+    error = page.locator("#err-hydration-goal_ml")
+    error.wait_for(state="visible")
+    assert "250" in error.inner_text() and goal.get_attribute("aria-invalid") == "true"
+    goal.fill("2400")
+    page.click("#section-hydration button[type=submit]")
+    page.wait_for_selector("#toast:has-text('Saved')")
+    page.goto(page.base + "/")
+    assert page.locator("#goal").inner_text().replace("\u202f", " ") == "2 400 mL"
+    assert site["daemon"].store.get_setting("hydration.goal_ml") == 2400
+
+
+def test_calibration_wizard_against_the_simulated_scale(page, site):
+    hardware, store = site["hardware"], site["daemon"].store
+    page.goto(page.base + "/calibrate")
+    hardware.place(0.0)
+    time.sleep(0.5)
+    page.click("#do-tare")
+    page.wait_for_selector(".step.current[data-step=known]", timeout=20_000)
+    hardware.place(1000.0)
+    time.sleep(0.5)
+    page.fill("#known-grams", "1000")
+    page.click("#known-form button[type=submit]")
+    page.wait_for_selector(".step.current[data-step=empty]", timeout=20_000)
+    hardware.place(SimulatedBottle.empty_bottle_g)
+    time.sleep(0.5)
+    page.click("#do-empty")
+    page.wait_for_selector(".step.current[data-step=done]", timeout=20_000)
+    assert "counts per gram" in page.locator("#result").inner_text()
+    cal = load_calibration(store)
+    assert abs(cal.counts_per_gram - SimulatedBottle.COUNTS_PER_GRAM) < 2
+    assert abs(cal.offset - SimulatedBottle.OFFSET_COUNTS) < 500
+    assert abs(cal.empty_bottle_g - SimulatedBottle.empty_bottle_g) < 2
+    hardware.place(SimulatedBottle.empty_bottle_g + 250.0)  # the live reading uses the new calibration at once
+    wait_text(page, "#reading", lambda t: t != "–" and abs(float(t.split()[0]) - 560) < 3)
