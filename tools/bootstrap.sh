@@ -23,7 +23,9 @@ apt_install() {  # apt_install PKG... : install the Debian packages that are abs
 
 case ",${1:-}," in
     *,test,*)  # the MQTT tests run a real broker (tests/conftest.py)
-        command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_install mosquitto ;;
+        command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_install mosquitto
+        # the dashboard's end-to-end tests drive Debian's Chromium (tests/test_dashboard_browser.py)
+        [ -x /usr/bin/chromium ] || apt_install chromium ;;
 esac
 
 PYTHON=${PYTHON:-python3}
