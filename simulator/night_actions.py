@@ -46,13 +46,20 @@ A partner (optional; 40 % of people) gets in and out within an hour of the sleep
 turns over every 15-40 min, twitches (0.5 an hour), and in 30 % of nights gets up once
 for 2-8 min. Their movements reach the sensor on the sleeper's side attenuated
 (``Partner.gain``, 0.2-0.5: their moves' milli-g, breathing, heartbeat and frame tilt
-are scaled by it), they never move in the 3 min before or after a sleeper's wake, nor
-within 5 min of the sleep period's ends nor in its first 10 min or last 8 min, and each of their clusters (getting in, a
-turnover, getting up) lasts at most 35 s. They are no wakes. While the sleeper sleeps
-(outside wakes) the 35 s / 90 s rule holds for every cluster of movement, whoever makes
-it (sleeper, partner, a knock in the house): the sensor cannot tell whose it feels.
-With a partner in bed the bed is not empty while the sleeper is up: the partner's weaker
-breathing goes on.
+are scaled by it). They never move in the 3 min before or after a sleeper's wake, within
+5 min of either end of the sleep period, in its first 10 min or in its last 8 min; each
+of their clusters (getting in, a turnover, getting up) lasts at most 35 s. They are no
+wakes. While the sleeper sleeps (outside wakes) the 35 s / 90 s rule holds for every
+cluster of movement, whoever makes it (sleeper, partner, a knock in the house): the
+sensor cannot tell whose movement it feels. With a partner in bed the bed is not empty
+while the sleeper is up: the partner's weaker breathing goes on.
+
+The truth, exactly: a wake starts at the ``t`` of its first movement (the kick, or the
+first turn before getting up) and ends at the ``t_end`` of the last settling movement;
+``sleep.start`` is the ``t_end`` of the last movement before falling asleep and
+``sleep.end`` the ``t`` of the first movement of the final awakening. Awake in bed the
+sleeper's movements are at least 15 mg (page turns 6-30 mg only while reading or in the
+morning), so every wake's movements are visible, at most 45 s apart.
 
 Between the 35 s longest sleep cluster and the 90 s shortest wake nothing is generated,
 so any analysis threshold from 40 s to 85 s (DESIGN's 60 s) scores the same.
@@ -304,7 +311,8 @@ def _cramp(p: Person, r: random.Random, *, violent: bool = False) -> tuple[_Seq,
     s = _Seq(p, r)
     gentle = not violent and r.random() < 0.2
     if gentle:
-        kick = s.add(0.0, "kick", mg=_logu(r, 50.0, 150.0) * p.vigour, rise=r.uniform(0.6, 2.0), dur=r.uniform(2.0, 3.5))
+        kick = s.add(0.0, "kick", mg=_logu(r, 50.0, 150.0) * p.vigour, rise=r.uniform(0.6, 2.0),
+                     dur=r.uniform(2.0, 3.5))
     else:
         kick = s.add(0.0, "kick", mg=min(900.0, _logu(r, 200.0, 700.0) * p.vigour))
     for _ in range(r.randint(2, 6)):
@@ -611,7 +619,8 @@ def _partner(p: Person, r: random.Random, s: _Seq, start: float, t_in: float, t_
             a = cluster(t, lambda q: (q.add(0.0, "sit"), q.add(r.uniform(1.0, 4.0), "stand", bed=-1)))
             if not a:
                 continue
-            b = cluster(t + r.uniform(2.0, 8.0) * MIN, lambda q: (q.add(0.0, "sit", bed=1), q.add(r.uniform(1.0, 5.0), "lie")))
+            b = cluster(t + r.uniform(2.0, 8.0) * MIN,
+                        lambda q: (q.add(0.0, "sit", bed=1), q.add(r.uniform(1.0, 5.0), "lie")))
             if not b:
                 del s.moves[-len(a):]
                 continue

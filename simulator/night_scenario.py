@@ -16,12 +16,15 @@ MPU-6050 screwed to the bed frame reports, in g on x, y, z:
   1.5 Hz), a pulse-shaped wave 12-30 % of the breathing amplitude;
 - the frame's tilt under the occupant's weight: 1-8 mg, changing by +-40 % with the
   posture, gone when the bed is empty (so are breathing and heartbeat);
-- movements (:data:`simulator.night_actions.KINDS`): each a few tapered sine grains -
-  the main one peaking at the move's ``mg`` exactly ``rise_s`` after it starts, one to
-  six smaller jiggles in the kind's band (0.3-12 Hz), a half-sine tilt of the frame
-  (10-80 % of the peak) and, for sharp moves (kicks, spasms, jerks, twitches, knocks),
-  the frame ringing at 8-25 Hz; footsteps by the bed are 0.8-4 mg knocks at 1.6-2.2 Hz.
-  Nothing of a move lies outside ``[t, t_end]``;
+- movements (:data:`simulator.night_actions.KINDS`), each made of tapered sine grains:
+  a main wavelet peaking at the move's ``mg`` exactly ``rise_s`` after it starts, then
+  irregular wavelets of the body moving (one or two a second, 15-60 % of the peak, 0.3-2
+  s long, in the kind's band within 0.3-12 Hz, never before the peak), a half-sine lean
+  of the frame (10-80 % of the peak) and, for sharp moves (kicks, spasms, jerks,
+  twitches, knocks), the frame ringing at 8-25 Hz; footsteps by the bed are 0.8-4 mg
+  knocks at 1.6-2.2 Hz. Nothing of a move lies outside ``[t, t_end]``. The chip's
+  digital filter passes grains up to about 0.4 times the rate and stops those above
+  (no aliasing at 25 Hz);
 - a partner's breathing, heartbeat, tilt and movements, all scaled by their ``gain``
   (0.2-0.5): the sensor sits on the sleeper's side;
 - slow thermal drift of the offset: 0.3-2.5 mg per axis, periods of 10-30 h;
@@ -39,9 +42,11 @@ end of the last movement before falling asleep to the first movement of the fina
 awakening (see :mod:`simulator.night_actions` for the quiet margins around them).
 
 ``nights > 1`` chains nights 24 h apart (from ``start``), with the empty bed between;
-demo mode chains half-hour nights with 1-2 min between. :meth:`NightPlan.sample_at`
-(O(log n), for the live register-level chip) extends the plan with more nights and
-forgets old ones, so it runs for ever.
+demo mode chains half-hour nights with 1-2 min between. :meth:`NightPlan.render` works
+in blocks of 2**18 samples (a 10 h night at 100 Hz: about 1 s, under 200 MB);
+:meth:`NightPlan.sample_at` (O(log n), about 15 us, for the live register-level chip)
+and :meth:`NightPlan.render_span` extend the plan with more nights and forget old ones,
+so they run for ever.
 
 >>> plan = plan_night(3)
 >>> [e.type for e in plan.truth][:1]
@@ -392,8 +397,9 @@ class NightPlan:
             acc += self.offset_g[:, None]
             if not clean:
                 block, skip = divmod(i0 + a, _CHUNK) if on_grid else (round(tc[0] * 1000) % 2**32, 0)
-                rng = np.random.default_rng([abs(self.seed), round(rate_hz * 1000), 0 if seed is None else abs(seed) + 1,
-                                             block, 0x6E69 if on_grid else 0x6F6666])
+                key = [abs(self.seed), round(rate_hz * 1000), 0 if seed is None else abs(seed) + 1, block,
+                       0x6E69 if on_grid else 0x6F6666]
+                rng = np.random.default_rng(key)
                 acc += (rng.standard_normal((skip + len(tc), 3))[skip:] * sd).T
                 acc /= lsb
                 np.rint(acc, out=acc)
