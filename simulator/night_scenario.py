@@ -171,17 +171,20 @@ _BAND = {"turn": (0.8, 5.0, 0.6), "adjust": (1.0, 6.0, 0.4), "twitch": (3.0, 12.
          "make": (1.0, 6.0, 0.5)}
 
 
-def _pulse(theta):
-    """A ballistocardiogram-like beat: three harmonics with fixed phases, peak 1."""
+def _pulse_shape(theta):
+    """A ballistocardiogram-like beat: three harmonics with fixed phases."""
     s, c = np.sin(theta), np.cos(theta)
     s2, c2 = 2.0 * s * c, 1.0 - 2.0 * s * s
     s3, c3 = s * (3.0 - 4.0 * s * s), c * (4.0 * c * c - 3.0)
-    return (s + 0.6 * (s2 * math.cos(0.8) + c2 * math.sin(0.8)) + 0.35 * (s3 * math.cos(1.9) + c3 * math.sin(1.9))) \
-        * _PULSE_NORM
+    return s + 0.6 * (s2 * math.cos(0.8) + c2 * math.sin(0.8)) + 0.35 * (s3 * math.cos(1.9) + c3 * math.sin(1.9))
 
 
-_PULSE_NORM = 1.0
-_PULSE_NORM = 1.0 / float(np.abs(_pulse(np.linspace(0.0, _TWO_PI, 4001))).max())
+_PULSE_NORM = 1.0 / float(np.abs(_pulse_shape(np.linspace(0.0, _TWO_PI, 4001))).max())
+
+
+def _pulse(theta):
+    """The beat scaled to a peak of 1."""
+    return _pulse_shape(theta) * _PULSE_NORM
 
 
 class NightPlan:
