@@ -75,6 +75,7 @@ class EpochFeatures:
     noise: np.ndarray  # g^2, summed over axes
     activity: np.ndarray  # g s
     presence: np.ndarray  # ratio, ~1-2 empty
+    breath: np.ndarray  # breathing amplitude estimate (g)
     level: np.ndarray  # (E, 3) g
     motion: np.ndarray  # (E, K) per second (NaN: no data)
     amp: np.ndarray  # (E, K) g
@@ -98,13 +99,13 @@ class EpochFeatures:
     def empty(k: int) -> EpochFeatures:
         z = np.zeros(0)
         zk = np.zeros((0, k))
-        return EpochFeatures(z, z, z, z, z, np.zeros((0, 3)), zk, zk, zk, zk, np.zeros((0, k, 3)))
+        return EpochFeatures(z, z, z, z, z, z, np.zeros((0, 3)), zk, zk, zk, zk, np.zeros((0, k, 3)))
 
     def take(self, sl) -> EpochFeatures:
         return EpochFeatures(*(getattr(self, name)[sl] for name in _FIELDS))
 
 
-_FIELDS = ("t", "samples", "noise", "activity", "presence", "level", "motion", "amp", "jump", "hf",
+_FIELDS = ("t", "samples", "noise", "activity", "presence", "breath", "level", "motion", "amp", "jump", "hf",
            "sub_mean")
 # columns of the per-second rows: n, sum xyz, sum of squared differences xyz, differences,
 # residual sums of squares xyz, lever (noise factor of the rss), amp, jump
@@ -327,14 +328,16 @@ class NightFeatures:
         still[:, 1:] &= calm[:, :-1]
         still[:, :-1] &= calm[:, 1:]
         with np.errstate(all="ignore"):
-            presence = self._presence(g_mean, g_n, noise, still)
-            level = np.nanmean(np.where(still[:, :, None], g_mean, np.nan), axis=1)
+            presence, breath = self._presence(g_mean, g_n, noise, still)
+            cnt = still.sum(axis=1)
+            level = np.where(still[:, :, None], np.nan_to_num(g_mean), 0.0).sum(axis=1) / np.where(cnt > 0, cnt, np.nan)[:, None]
         return EpochFeatures(
             t=(first + np.arange(ne)) * self.p.epoch_s,
             samples=samples,
             noise=noise,
             activity=activity,
             presence=presence,
+            breath=breath,
             level=level,
             motion=motion,
             amp=amp,
@@ -358,7 +361,7 @@ class NightFeatures:
         w = (still & full[:, None]).astype(float)
         enough = w.sum(axis=1) >= k / 2
         if not enough.any():
-            return out
+            return out, out.copy()
         m = np.nan_to_num(g_mean[enough])  # (F, K, 3)
         w = w[enough]
         u = np.arange(k) - (k - 1) / 2.0
@@ -376,5 +379,9 @@ class NightFeatures:
         hi = min(power.shape[1] - 1, int(np.ceil(0.47 * self.p.epoch_s)))
         band = power[:, lo : hi + 1]
         pair = (band[:, :-1] + band[:, 1:]) / 2.0 if band.shape[1] > 1 else band
-        out[enough] = pair.max(axis=1) / expected
-        return out
+        best = pair.max(axis=1)
+        out[enough] = best / expected
+        # amplitude of a sine giving that power in one bin: |X|^2 = (A K / 2)^2
+        amp = np.full(len(noise), np.nan)
+        amp[enough] = 2.0 * np.sqrt(np.maximum(best - expected, 0.0) * 2.0) / w.sum(axis=1)
+        return out, amp

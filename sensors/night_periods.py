@@ -44,6 +44,8 @@ __all__ = [
     "PeriodParams",
     "Episode",
     "sleep_periods",
+    "period_groups",
+    "Group",
     "final_after",
     "wake_episodes",
     "score_counts",
@@ -73,8 +75,8 @@ class PeriodParams:
     # Shorter sleep periods are naps, not the main sleep period of a night.
     min_sleep_s: float = 7200.0
     # Movement bouts closer than this are one episode: someone awake moves at least
-    # every half minute; two turnovers a minute apart are not a wake.
-    join_s: float = 30.0
+    # every 45 s or so, while the movements of sleep come minutes apart.
+    join_s: float = 60.0
     # An episode is a wake when its movement spans this long (DESIGN.md: >= 60 s).
     min_wake_s: float = 60.0
     # An out-of-bed spell this long inside an episode makes it a wake with bed exit
@@ -99,38 +101,69 @@ def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
+@dataclass(frozen=True)
+class Group:
+    """Anchors joined into one candidate period: epochs ``[i0, i1)``."""
+
+    i0: int
+    i1: int  # after the end extension
+    anchor_end: int  # end of the last anchor
+    final: bool  # later epochs can no longer change it
+    long_enough: bool  # at least min_sleep_s: a sleep period (else a nap)
+
+
+def period_groups(
+    t: np.ndarray, asleep: np.ndarray, epoch_s: float, params: PeriodParams = PeriodParams(), *,
+    complete: bool = True, awake: np.ndarray | None = None,
+) -> list[Group]:
+    """Every group of anchors in the epochs, final or not (``complete``: no more epochs
+    will come). :func:`sleep_periods` keeps the final, long enough ones.
+
+    ``awake`` marks the epochs that count towards ``split_wake_s`` (default: every
+    epoch not asleep; the bed sensor counts only moving or empty-bed epochs, not the
+    quiet margins around a movement).
+    """
+    t = np.asarray(t, dtype=float)
+    asleep = np.asarray(asleep, dtype=bool)
+    awake = ~asleep if awake is None else np.asarray(awake, dtype=bool)
+    if len(t) == 0:
+        return []
+    need = max(1, int(round(params.onset_s / epoch_s)))
+    split = max(1, int(round(params.split_wake_s / epoch_s)))
+    limit = max(1, int(round(params.end_wake_s / epoch_s)))
+    s, e = runs(asleep)
+    keep = (e - s) >= need
+    s, e = s[keep].tolist(), e[keep].tolist()
+    merged: list[list[int]] = []
+    for a, b in zip(s, e):
+        if merged:
+            prev = merged[-1][1]
+            gap_s = t[a] - (t[prev - 1] + epoch_s)
+            if gap_s <= params.max_gap_s and np.count_nonzero(awake[prev:a]) < split:
+                merged[-1][1] = b
+                continue
+        merged.append([a, b])
+    out = []
+    t_last = t[-1] + epoch_s
+    for a, b in merged:
+        i1, stopped = _extend_end(t, asleep, b, epoch_s, params, limit)
+        final = complete or (
+            stopped and (t_last - t[b - 1] - epoch_s >= final_after(params)
+                         or np.count_nonzero(awake[b:]) >= split)
+        )
+        out.append(Group(a, i1, b, bool(final), bool(t[i1 - 1] + epoch_s - t[a] >= params.min_sleep_s)))
+    return out
+
+
 def sleep_periods(
     t: np.ndarray, asleep: np.ndarray, epoch_s: float, params: PeriodParams = PeriodParams()
 ) -> list[tuple[int, int]]:
     """Sleep periods as epoch index ranges ``[i0, i1)`` of a regular epoch grid.
 
     ``asleep`` is True for valid epochs scored asleep; missing epochs are False (not
-    sleep). ``t`` are the epoch starts. The result for a period depends only on the
-    epochs up to ``final_after(params)`` past its last anchor, so a streaming caller
-    can run this on a growing buffer (see :func:`is_final`).
+    sleep). ``t`` are the epoch starts.
     """
-    t = np.asarray(t, dtype=float)
-    asleep = np.asarray(asleep, dtype=bool)
-    need = max(1, int(round(params.onset_s / epoch_s)))
-    split = max(1, int(round(params.split_wake_s / epoch_s)))
-    s, e = runs(asleep)
-    keep = (e - s) >= need
-    s, e = s[keep].tolist(), e[keep].tolist()
-    out: list[list[int]] = []
-    for a, b in zip(s, e):
-        if out:
-            prev = out[-1][1]
-            gap_s = t[a] - (t[prev - 1] + epoch_s)
-            if gap_s <= params.max_gap_s and np.count_nonzero(~asleep[prev:a]) < split:
-                out[-1][1] = b
-                continue
-        out.append([a, b])
-    result = []
-    for a, b in out:
-        b = _extend_end(t, asleep, b, epoch_s, params)
-        if t[b - 1] + epoch_s - t[a] >= params.min_sleep_s:
-            result.append((a, b))
-    return result
+    return [(g.i0, g.i1) for g in period_groups(t, asleep, epoch_s, params) if g.long_enough]
 
 
 def final_after(params: PeriodParams = PeriodParams()) -> float:
@@ -138,11 +171,11 @@ def final_after(params: PeriodParams = PeriodParams()) -> float:
     return params.max_gap_s + params.onset_s
 
 
-def _extend_end(t, asleep, b, epoch_s, params) -> int:
+def _extend_end(t, asleep, b, epoch_s, params, limit) -> tuple[int, bool]:
     """Carry the end over the dozing after the last anchor: later sleep-scored epochs
-    belong to the period until ``end_wake_s`` of continuous wake (the final awakening)."""
+    belong to the period until ``end_wake_s`` of continuous wake (the final awakening).
+    Returns the end and whether a wake that long was seen (else the epochs ran out)."""
     stop = int(np.searchsorted(t, t[b - 1] + params.max_gap_s, side="right"))
-    limit = max(1, int(round(params.end_wake_s / epoch_s)))
     awake_run = 0
     end = b
     for i in range(b, min(stop, len(asleep))):
@@ -152,8 +185,8 @@ def _extend_end(t, asleep, b, epoch_s, params) -> int:
         else:
             awake_run += 1
             if awake_run >= limit:
-                break
-    return end
+                return end, True
+    return end, stop <= len(asleep)
 
 
 def wake_episodes(
@@ -178,10 +211,11 @@ def wake_episodes(
     g_end = -np.inf
 
     def close():
-        if not group:
-            return
-        a = max(p0, float(starts[group[0]]))
-        b = min(p1, max(float(ends[i]) for i in group))
+        moves = [i for i in group if not out_of_bed[i]]
+        if not moves:
+            return  # an absence with no movement around it is presence flicker
+        a = max(p0, float(starts[moves[0]]))
+        b = min(p1, max(float(ends[i]) for i in moves))
         exit_s = sum(min(p1, ends[i]) - max(p0, starts[i]) for i in group if out_of_bed[i])
         bed_exit = exit_s >= params.min_exit_s
         if b - a >= params.min_wake_s or bed_exit:
