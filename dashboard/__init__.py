@@ -31,6 +31,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None, heal
     """
     from dashboard import api, auth, errors, pages, security
     from dashboard.calibration import CalibrationWizard
+    from dashboard.intake import Totals
     from dashboard.live import LiveHub
     from dashboard.passwords import PasswordCheck, password_path
     from dashboard.ratelimit import FailureLimit
@@ -54,6 +55,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None, heal
     svc = Services(config=config, store=store, health=health or Health(), scale=scale, reminders=reminders,
                    epochs=epochs, clock=clock, version=package_version())
     svc.extras["settings"] = SettingsService(config, store)
+    svc.extras["totals"] = Totals(store)
     svc.extras["wizard"] = CalibrationWizard(store, scale)
     svc.extras["live"] = LiveHub(store, **app.config["LIVE"])
     app.extensions["crampwatch"] = svc

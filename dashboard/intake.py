@@ -12,6 +12,7 @@ today's goal.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -85,21 +86,66 @@ class DayPlan:
 
 
 def daily_totals(store, tz: ZoneInfo, first: date, last: date) -> list[dict]:
-    """Intake per local day from ``first`` to ``last``, with counts of drinks and refills."""
+    """Intake per local day from ``first`` to ``last``: drinks, refills, stretched or not."""
     index = DayIndex(first, last, tz)
-    rows = [{"date": d.isoformat(), "intake_ml": 0.0, "drinks": 0, "refills": 0} for d in index.days]
-    for e in store.events(types=["drink", "refill"], since=index.edges[0], until=index.edges[-1]):
+    rows = [{"date": d.isoformat(), "intake_ml": 0.0, "drinks": 0, "refills": 0, "stretched": False}
+            for d in index.days]
+    for e in store.events(types=["drink", "refill", "stretched"], since=index.edges[0], until=index.edges[-1]):
         k = index.index(e["t"])
         if k is not None:
             row = rows[k]
             if e["type"] == "drink":
                 row["intake_ml"] += e["ml"]
                 row["drinks"] += 1
-            else:
+            elif e["type"] == "refill":
                 row["refills"] += 1
+            else:
+                row["stretched"] = True
     for row in rows:
         row["intake_ml"] = round(row["intake_ml"])
     return rows
+
+
+class Totals:
+    """:func:`daily_totals` with the finished days cached (a year of history is read once).
+
+    Events stored in this process drop only their own day (the store tells us of each);
+    when the store's event count shows a change we were not told of (another process
+    wrote to the database), everything is read again. Today is always read afresh.
+    """
+
+    TYPES = ("drink", "refill", "stretched")
+
+    def __init__(self, store):
+        self.store = store
+        self._lock = threading.Lock()
+        self._tz_key, self._count = None, None
+        self._days: dict[str, dict] = {}
+        self._stale: list[float] = []
+        store.subscribe(self._on_event)
+
+    def _on_event(self, event: dict) -> None:
+        with self._lock:
+            if self._count is not None:
+                self._count += 1
+            if event.get("type") in self.TYPES:
+                self._stale.append(event["t"])
+
+    def __call__(self, tz: ZoneInfo, first: date, last: date, today: date) -> list[dict]:
+        count = self.store.count_events()
+        with self._lock:
+            if (str(tz), count) != (self._tz_key, self._count):
+                self._tz_key, self._count, self._days = str(tz), count, {}
+            for t in self._stale:
+                self._days.pop(datetime.fromtimestamp(t, tz).date().isoformat(), None)
+            self._stale = []
+            days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+            missing = [d for d in days if d >= today or d.isoformat() not in self._days]
+            fresh = {}
+            if missing:
+                fresh = {r["date"]: r for r in daily_totals(self.store, tz, min(missing), max(missing))}
+                self._days.update({k: v for k, v in fresh.items() if date.fromisoformat(k) < today})
+            return [dict(fresh.get(d.isoformat()) or self._days[d.isoformat()]) for d in days]
 
 
 def today(store, tz: ZoneInfo, plan: DayPlan, now: float) -> dict:
@@ -134,7 +180,7 @@ def _hour(t: float, midnight: float) -> float:
     return round((t - midnight) / 3600.0, 3)
 
 
-def history(store, tz: ZoneInfo, plan: DayPlan, now: float, view: str, count: int) -> dict:
+def history(totals: Totals, tz: ZoneInfo, plan: DayPlan, now: float, view: str, count: int) -> dict:
     """Daily totals, or per-day averages by ISO week or by month, for the last ``count``."""
     last = datetime.fromtimestamp(now, tz).date()
     if view == "day":
@@ -144,7 +190,7 @@ def history(store, tz: ZoneInfo, plan: DayPlan, now: float, view: str, count: in
     else:
         month = last.year * 12 + last.month - 1 - (count - 1)
         first = date(month // 12, month % 12 + 1, 1)
-    days = daily_totals(store, tz, first, last)
+    days = totals(tz, first, last, last)
     goal = plan.goal_ml
     if view == "day":
         rows = [{"key": r["date"], "label": _label(r["date"], "%a %d"), "intake_ml": r["intake_ml"],
@@ -168,19 +214,12 @@ def _label(iso: str, fmt: str) -> str:
     return date.fromisoformat(iso).strftime(fmt)
 
 
-def streaks(store, tz: ZoneInfo, plan: DayPlan, now: float, days: int = 365) -> dict:
+def streaks(totals: Totals, tz: ZoneInfo, plan: DayPlan, now: float, days: int = 365) -> dict:
     """Current and best runs of days at the goal, and of evenings with stretching done."""
     last = datetime.fromtimestamp(now, tz).date()
-    first = last - timedelta(days=days - 1)
-    totals = daily_totals(store, tz, first, last)
-    met = [r["intake_ml"] >= plan.goal_ml for r in totals]
-    index = DayIndex(first, last, tz)
-    stretched = [False] * len(index.days)
-    for e in store.events(types=["stretched"], since=index.edges[0], until=index.edges[-1]):
-        k = index.index(e["t"])
-        if k is not None:
-            stretched[k] = True
-    return {"goal": _runs(met), "stretch": _runs(stretched)}
+    rows = totals(tz, last - timedelta(days=days - 1), last, last)
+    return {"goal": _runs([r["intake_ml"] >= plan.goal_ml for r in rows]),
+            "stretch": _runs([r["stretched"] for r in rows])}
 
 
 def _runs(flags: list[bool]) -> dict:

@@ -39,8 +39,8 @@ def history():
     if view not in VIEWS:
         abort(404)
     plan = intake.DayPlan.from_config(svc.effective, svc.store)
-    data = intake.history(svc.store, svc.effective.tz, plan, svc.clock(), view, VIEWS[view][1])
-    runs = intake.streaks(svc.store, svc.effective.tz, plan, svc.clock())
+    data = intake.history(svc.extras["totals"], svc.effective.tz, plan, svc.clock(), view, VIEWS[view][1])
+    runs = intake.streaks(svc.extras["totals"], svc.effective.tz, plan, svc.clock())
     return render_template("history.html", data=data, views=VIEWS, streaks=runs)
 
 

@@ -20,8 +20,10 @@ Fields that look secret are not shown at all.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import re
 import threading
 from typing import Any
 
@@ -62,11 +64,21 @@ def apply_overrides(config: Config, overrides: dict[str, dict[str, Any]]) -> Con
     try:
         return type(config).model_validate(data)
     except ValidationError as exc:
-        raise SettingsError({_where(err["loc"]): _message(err) for err in exc.errors()}) from None
+        problems: dict[str, str] = {}
+        for err in exc.errors():
+            for where in _where(err, type(config)):
+                problems[where] = _message(err)
+        raise SettingsError(problems) from None
 
 
-def _where(loc) -> str:
-    return ".".join(str(p) for p in loc[:2]) or "settings"
+def _where(err: dict, config_cls) -> list[str]:
+    """The settings an error is about: its location, else the ``section.key`` names it
+    mentions (a rule across sections, e.g. a GPIO used twice), else ``settings``."""
+    if err["loc"]:
+        return [".".join(str(p) for p in err["loc"][:2])]
+    named = [f"{a}.{b}" for a, b in re.findall(r"\b([a-z_]+)\.([a-z_]+)\b", err["msg"])
+             if a in config_cls.model_fields and b in config_cls.model_fields[a].annotation.model_fields]
+    return named or ["settings"]
 
 
 def _message(err: dict) -> str:
@@ -118,7 +130,7 @@ class SettingsService:
         out = []
         for section, field in type(self.config).model_fields.items():
             model = field.annotation
-            props = model.model_json_schema().get("properties", {})
+            props = _schema(model).get("properties", {})
             fields = []
             for name, schema in props.items():
                 if secret(name, schema):
@@ -168,6 +180,12 @@ class SettingsService:
                 diff.get(section, {}).pop(name, None)
             self.store.set_setting(OVERRIDES_KEY, {s: v for s, v in diff.items() if v})
         return self.effective()
+
+
+@functools.lru_cache(maxsize=64)
+def _schema(model) -> dict:
+    """A section model's JSON schema (built once: pydantic takes milliseconds for it)."""
+    return model.model_json_schema()
 
 
 def _json(value):

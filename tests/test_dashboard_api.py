@@ -171,13 +171,13 @@ def test_settings_are_described_from_the_config_models(client):
 
 
 def test_settings_change_is_validated_and_saved_durably(client, seeded):
-    r = post(client, "/api/v1/settings", {"bottle": {"rate_hz": 80, "dout_pin": 17}}, method="PATCH")
+    r = post(client, "/api/v1/settings", {"bottle": {"rate_hz": 80, "dout_pin": 23}}, method="PATCH")
     assert r.status_code == 200
-    assert seeded.get_setting("config.overrides") == {"bottle": {"rate_hz": 80, "dout_pin": 17}}
+    assert seeded.get_setting("config.overrides") == {"bottle": {"rate_hz": 80, "dout_pin": 23}}
     bottle = {f["key"]: f for f in next(s for s in r.get_json()["sections"] if s["section"] == "bottle")["fields"]}
     assert bottle["rate_hz"]["value"] == 80 and bottle["rate_hz"]["overridden"] and bottle["rate_hz"]["file_value"] == 10
     post(client, "/api/v1/settings", {"bottle": {"rate_hz": 10}}, method="PATCH")  # back to the file's value
-    assert seeded.get_setting("config.overrides") == {"bottle": {"dout_pin": 17}}
+    assert seeded.get_setting("config.overrides") == {"bottle": {"dout_pin": 23}}
 
 
 @pytest.mark.parametrize("body,field,words", [
@@ -198,6 +198,13 @@ def test_settings_bad_input_names_the_field(client, seeded, body, field, words):
     fields = r.get_json()["fields"]
     assert field in fields and words in fields[field], fields
     assert seeded.get_setting("config.overrides") is None
+
+
+def test_a_rule_across_sections_names_every_setting_it_involves(client, app):
+    taken = app.extensions["crampwatch"].config.bed.button_pin
+    r = post(client, "/api/v1/settings", {"bottle": {"dout_pin": taken}}, method="PATCH")
+    assert r.status_code == 400
+    assert {"bottle.dout_pin", "bed.button_pin"} <= set(r.get_json()["fields"])
 
 
 def test_calibration_wizard_steps(client, scale, seeded):

@@ -34,14 +34,14 @@ def history():
     if view not in LIMITS:
         raise bad_field("view", "must be one of day, week, month")
     count = int_arg("count", LIMITS[view], 1, 366)
-    return jsonify(intake.history(svc.store, svc.effective.tz, _plan(svc), svc.clock(), view, count))
+    return jsonify(intake.history(svc.extras["totals"], svc.effective.tz, _plan(svc), svc.clock(), view, count))
 
 
 @bp.get("/streaks")
 def streaks():
     """Current and best runs of days at the goal and of evenings with stretching."""
     svc = services()
-    return jsonify(intake.streaks(svc.store, svc.effective.tz, _plan(svc), svc.clock()))
+    return jsonify(intake.streaks(svc.extras["totals"], svc.effective.tz, _plan(svc), svc.clock()))
 
 
 @bp.get("/bottle")

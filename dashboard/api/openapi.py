@@ -7,6 +7,8 @@ answered with a 400 naming the fields.
 
 from __future__ import annotations
 
+import functools
+
 from flask import jsonify
 
 from dashboard.api import bp
@@ -67,6 +69,7 @@ DATE = {"type": "string", "format": "date", "pattern": r"^(20[0-9]{2}|2100)-[0-9
 CLOCK = {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "03:40"}
 
 
+@functools.lru_cache(maxsize=8)
 def _settings_body(config_cls) -> dict:
     """``{section: {key: value}}`` for every editable setting, from the pydantic models."""
     sections = {}
