@@ -113,15 +113,36 @@ def test_every_page_opens_cleanly(page, path, heading):
     page.wait_for_timeout(300)
 
 
-def test_today_on_a_phone_shows_the_bottle_live(browser, site):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+SHOTS = os.environ.get("CRAMPWATCH_SCREENSHOTS")  # a directory: save screenshots of the main pages there
+
+
+@pytest.mark.parametrize("width,height", [(390, 844), (1280, 900)])
+def test_main_pages_fit_a_phone_and_a_laptop(browser, site, width, height):
+    """Nothing scrolls sideways; with CRAMPWATCH_SCREENSHOTS=DIR the pages are saved as PNG."""
+    phone = width < 600
+    context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone,
+                                  device_scale_factor=2 if phone else 1)
     page = context.new_page()
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(site["url"] + "/")
-    assert re.search(r"\d+\s*mL", wait_text(page, "#contents", lambda t: "mL" in t))
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
-    context.close()
+    site["reminders"].fire(message="Time for a glass of water: 350 mL behind pace")
+    try:
+        for name, path in [("today", "/"), ("history", "/history"), ("nights", "/nights"), ("calibrate", "/calibrate")]:
+            page.goto(site["url"] + path)
+            if name == "today":
+                assert re.search(r"\d+\s*mL", wait_text(page, "#contents", lambda t: "mL" in t))
+                page.wait_for_selector("#reminder-active:not([hidden])")
+            if name in ("today", "history"):
+                page.wait_for_selector(".uplot canvas")
+            if name == "calibrate":
+                wait_text(page, "#reading", lambda t: t != "–")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name} scrolls sideways"
+            if SHOTS:
+                page.wait_for_timeout(400)
+                page.screenshot(path=os.path.join(SHOTS, f"{name}{'-phone' if phone else ''}.png"), full_page=True)
+    finally:
+        site["reminders"].current = None
+        context.close()
     assert errors == []
 
 

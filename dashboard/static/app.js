@@ -61,5 +61,13 @@
     el.querySelector('.status-text').textContent = h.overall;
   }];
 
+  // On a phone the navigation scrolls sideways: bring the current page's tab into view.
+  document.addEventListener('DOMContentLoaded', function () {
+    var nav = document.querySelector('.nav'), current = nav && nav.querySelector('[aria-current="page"]');
+    if (current && nav.scrollWidth > nav.clientWidth) {
+      nav.scrollLeft = current.offsetLeft - (nav.clientWidth - current.offsetWidth) / 2;
+    }
+  });
+
   window.cw = { api: api, toast: toast, fmtMl: fmtMl, on: on, connect: connect };
 })();
