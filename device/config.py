@@ -82,7 +82,7 @@ class BedSection(Section):
                                 description="I2C address; unset means the chip's default (0x53 ADXL345, 0x68 MPU-6050).")
     rate_hz: Literal[25, 50, 100] = Field(50, description="Accelerometer output rate in Hz.")
     range_g: Literal[2, 4, 8] = Field(2, description="Accelerometer range in g.")
-    button_pin: GPIO_PIN | None = Field(26, description="BCM GPIO of the bedside 'I had a cramp' button (to GND); unset if none.")
+    button_pin: GPIO_PIN | None = Field(17, description="BCM GPIO of the bedside 'I had a cramp' button (to GND); unset if none.")
     epoch_s: Literal[10, 15, 20, 30, 60] = Field(30, description="Length of the activity epochs stored for each night.")
 
 

@@ -247,18 +247,15 @@ def cramp_count(events: list[dict[str, Any]], night_start: float, night_end: flo
     """Cramps in a night: the user's label where there is one, else the detector's verdict.
 
     ``events`` are stored dicts (``wake`` with ``id``; ``cramp`` CrampLog events, which
-    may have been entered after the night). A confirmed CrampLog without ``wake_id``
-    inside the night counts on its own.
+    may have been entered after the night). Labels join wakes as
+    :func:`device.labels.apply_labels` says; a confirmed CrampLog that matches no wake
+    of the night but falls inside it counts on its own.
     """
+    from device.labels import apply_labels
+
     wakes = [e for e in events if e["type"] == "wake" and night_start <= e["start"] < night_end]
-    labels: dict[str, bool] = {}
-    loose = 0
-    for e in sorted((e for e in events if e["type"] == "cramp"), key=lambda e: e["t"]):
-        if e.get("wake_id"):
-            labels[e["wake_id"]] = bool(e.get("confirmed", True))  # the latest label wins
-        elif e.get("confirmed", True) and night_start <= e["t"] < night_end:
-            loose += 1
-    return sum(1 for w in wakes if labels.get(w.get("id"), bool(w.get("cramp")))) + loose
+    labelled, alone = apply_labels(wakes, [e for e in events if e["type"] == "cramp"])
+    return sum(1 for w in labelled if w["cramp_final"]) + sum(1 for e in alone if night_start <= e["t"] < night_end)
 
 
 def night_summary(plan: DayPlan, events: list[dict[str, Any]], now: float, *, intake_ml: float | None = None,

@@ -123,6 +123,11 @@ class ReminderService:
             self._watch = None
         with self._lock:
             if self._scheduler is not None and self._scheduler.running:
+                # Empty the job store first (under APScheduler's own lock): shutdown()
+                # marks the scheduler stopped before taking that lock, and a one-off job
+                # finishing in that window makes its main loop die on JobLookupError.
+                # Jobs are rebuilt from the configuration at every start anyway.
+                self._scheduler.remove_all_jobs()
                 self._scheduler.shutdown(wait=False)
             self.outputs.clear()
             self.outputs.close()
