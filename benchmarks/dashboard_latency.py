@@ -3,9 +3,11 @@
 Serves the real app with waitress on loopback over an on-disk store holding 365 days
 of :mod:`simulator.history`, and times requests from a client on one keep-alive
 connection (server and client share this process, like a Pi's one core would).
-Target: p95 <= 50 ms for each. Also reports the CPU time and peak RSS of the process.
+Target: p95 <= 50 ms for each. Then runs ``crampwatch run --simulate`` on that year
+and reads the daemon's CPU and RSS from /proc: idle, and while a phone keeps the Today
+page's live stream open and someone opens a page every second.
 
-    .venv/bin/python -m benchmarks.dashboard_latency [--days 365] [--requests 40]
+    .venv/bin/python -m benchmarks.dashboard_latency [--days 365] [--requests 40] [--daemon-seconds 20]
 """
 
 from __future__ import annotations
@@ -84,10 +86,76 @@ def session_headers(port: int) -> dict:
     return {"Cookie": cookie, "X-CSRF-Token": token, "Content-Type": "application/json"}
 
 
+def daemon_while_serving(data_dir: str, seconds: float) -> list[str]:
+    """The daemon's CPU (% of one core) and peak RSS, idle and while serving a person."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from benchmarks.daemon_resources import _cpu_s, _rss_mb
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = os.path.join(data_dir, "bench.toml")
+    with open(config, "w") as f:
+        f.write(f'[device]\ntimezone = "Europe/Berlin"\n[dashboard]\nport = {port}\n')
+    log = open(os.path.join(data_dir, "daemon.log"), "w")
+    proc = subprocess.Popen([sys.executable, "-m", "device.cli", "run", "--simulate", "--config", config,
+                             "--data-dir", data_dir], stderr=log)
+    rows = []
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=2).request("GET", "/health")
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the daemon's dashboard did not come up") from None
+                time.sleep(0.3)
+        time.sleep(5.0)  # imports and first page renders done
+
+        def phase(name, work):
+            cpu0, t0, peak = _cpu_s(proc.pid), time.monotonic(), 0.0
+            while time.monotonic() - t0 < seconds:
+                work()
+                peak = max(peak, _rss_mb(proc.pid))
+            cpu = (_cpu_s(proc.pid) - cpu0) / (time.monotonic() - t0)
+            rows.append(f"| {name} | {seconds:.0f} s | {100 * cpu:.1f} | {peak:.0f} |")
+
+        phase("idle (bottle sampling at 10 SPS, no browser)", lambda: time.sleep(1.0))
+        stream = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        stream.request("GET", "/api/v1/stream")
+        live = stream.getresponse()
+        paths = PAGES + API
+        state = {"k": 0}
+
+        def browse():
+            live.fp.read1(65536)  # the phone's live stream keeps flowing
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", paths[state["k"] % len(paths)])
+            conn.getresponse().read()
+            conn.close()
+            state["k"] += 1
+            time.sleep(1.0)
+
+        phase("serving: live stream open, a page or API call every second", browse)
+        stream.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        log.close()
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--requests", type=int, default=40)
+    ap.add_argument("--daemon-seconds", type=float, default=20.0, help="0 skips the daemon CPU/RSS part")
     args = ap.parse_args(argv)
     from dashboard.server import DashboardServer
 
@@ -122,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.stop()
             store.close()
+        daemon_rows = daemon_while_serving(tmp, args.daemon_seconds) if args.daemon_seconds > 0 else []
     print("| kind | request | p50 ms | p95 ms | p95 <= 50 ms |")
     print("|---|---|---|---|---|")
     print("\n".join(rows))
@@ -129,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nWorst p95: {worst:.1f} ms (target {TARGET_P95_MS:.0f} ms). While serving: {cpu / wall * 100:.0f} % of one "
           f"core for client and server together ({len(cases) * (args.requests + 3)} requests back to back), "
           f"peak RSS {rss_mb:.0f} MB (history, app, server and client in one process).")
+    if daemon_rows:
+        print(f"\nThe daemon (`crampwatch run --simulate`) on the same {seeded['days']} days:\n")
+        print("| daemon | measured for | CPU (% of one core) | peak RSS (MB) |")
+        print("|---|---|---|---|")
+        print("\n".join(daemon_rows))
     return 0 if worst <= TARGET_P95_MS else 1
 
 

@@ -266,3 +266,39 @@ def test_the_openapi_document_lists_exactly_the_api_routes(app):
             path = rule.rule.removeprefix("/api/v1").replace("<", "{").replace(">", "}")
             routes |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == routes
+
+
+class SourcedReminders:
+    """Like the reminder service: ack/snooze take a ``source``; the stretch prompt has a routine."""
+
+    def __init__(self):
+        self.calls = []
+        self.current = {"id": "stretch-2026-11-25", "kind": "stretch", "state": "active", "title": "Stretch before bed",
+                        "message": "Time to stretch before bed: calf stretch.",
+                        "routine": [{"exercise": "calf", "name": "Calf stretch", "how": "Face a wall.", "hold_s": 30,
+                                     "repeats": 3}]}
+
+    def active(self):
+        return self.current
+
+    def ack(self, source="api"):
+        self.calls.append(("ack", source))
+        self.current = None
+
+    def snooze(self, minutes=None, source="api"):
+        self.calls.append(("snooze", minutes, source))
+
+
+def test_the_reminder_service_is_told_the_dashboard_asked(seeded):
+    from dashboard import create_app
+    from tests.test_dashboard_fixtures import CSRF, make_config
+
+    service = SourcedReminders()
+    c = create_app(make_config(), store=seeded, reminders=service, clock=lambda: NOW).test_client()
+    with c.session_transaction() as s:
+        s["csrf"] = CSRF
+    html = c.get("/").get_data(as_text=True)
+    assert "Stretch before bed" in html and "Calf stretch" in html and "Hold 30 s, 3 times" in html
+    post(c, "/api/v1/reminder/snooze", {"minutes": 10})
+    post(c, "/api/v1/reminder/ack")
+    assert service.calls == [("snooze", 10, "dashboard"), ("ack", "dashboard")]

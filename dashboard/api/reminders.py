@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from flask import jsonify
 
 from dashboard import state
@@ -10,6 +12,15 @@ from dashboard.errors import ApiError
 from dashboard.services import services
 
 SNOOZE_MINUTES = (5, 240)
+
+
+def _with_source(method, *args):
+    """Call ``method``, telling it the dashboard asked when it takes a ``source``."""
+    try:
+        takes_source = "source" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        takes_source = False
+    return method(*args, source="dashboard") if takes_source else method(*args)
 
 
 def _service():
@@ -31,7 +42,7 @@ def acknowledge():
     svc = _service()
     if state.reminder(svc) is None:
         raise ApiError(409, "no reminder is active")
-    svc.reminders.ack()
+    _with_source(svc.reminders.ack)
     return jsonify({"active": state.reminder(svc)})
 
 
@@ -42,5 +53,5 @@ def snooze():
     minutes = number(json_body(), "minutes", lo=SNOOZE_MINUTES[0], hi=SNOOZE_MINUTES[1], integer=True)
     if state.reminder(svc) is None:
         raise ApiError(409, "no reminder is active")
-    svc.reminders.snooze(int(minutes))
+    _with_source(svc.reminders.snooze, int(minutes))
     return jsonify({"active": state.reminder(svc)})

@@ -64,7 +64,17 @@
     $('reminder-none').hidden = !!r;
     if (r) {
       $('reminder-kind').textContent = r.kind || 'reminder';
+      $('reminder-title').textContent = r.title || '';
       $('reminder-text').textContent = r.message + (r.snoozed_until_time ? ' (snoozed until ' + r.snoozed_until_time + ')' : '');
+      var list = $('reminder-routine');
+      list.textContent = '';
+      (r.routine || []).forEach(function (x) {
+        var li = document.createElement('li'), b = document.createElement('strong');
+        b.textContent = x.name;
+        li.appendChild(b);
+        li.appendChild(document.createTextNode(' ' + (x.how || '') + (x.hold_s ? ' Hold ' + x.hold_s + ' s' + (x.repeats ? ', ' + x.repeats + ' times' : '') + '.' : '')));
+        list.appendChild(li);
+      });
     }
   }
 
