@@ -222,3 +222,34 @@ def test_calibration_wizard_against_the_simulated_scale(page, site):
     assert abs(cal.empty_bottle_g - SimulatedBottle.empty_bottle_g) < 2
     hardware.place(SimulatedBottle.empty_bottle_g + 250.0)  # the live reading uses the new calibration at once
     wait_text(page, "#reading", lambda t: t != "–" and abs(float(t.split()[0]) - 560) < 3)
+
+
+def test_log_in_with_the_password(browser, tmp_path):
+    from werkzeug.security import generate_password_hash
+
+    store = Store(tmp_path)
+    app = create_app(Config.model_validate({"device": {"data_dir": str(tmp_path), "timezone": TZ_NAME}}),
+                     store=store, test_config={"PASSWORD_HASH": generate_password_hash("kitchen-table-9")})
+    server = DashboardServer(app, "127.0.0.1", 0)
+    server.start()
+    context = browser.new_context(viewport={"width": 390, "height": 800}, is_mobile=True)
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(server.url + "nights")
+        assert page.locator("h1").inner_text() == "Log in"
+        page.fill("#password", "kitchen-table")
+        page.click("button[type=submit]")
+        assert "not right" in page.locator(".alert").inner_text()
+        page.fill("#password", "kitchen-table-9")
+        page.click("button[type=submit]")
+        page.wait_for_url("**/nights")
+        assert page.locator("h1").inner_text() == "Nights"
+        page.click("button:has-text('Log out')")
+        page.wait_for_url("**/login")
+    finally:
+        context.close()
+        server.stop()
+        store.close()
+    assert [e for e in errors if "401" not in e] == []  # the refused password is a 401
