@@ -9,8 +9,10 @@ dies for it.
 from __future__ import annotations
 
 import logging
+import statistics
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,13 +47,15 @@ class BottleWorker:
     """
 
     def __init__(self, open_driver: Callable[[], object], detector, store: Store, health: Health, *,
-                 calibration: Callable[[], Calibration], rate_hz: float, clock=time.time,
+                 calibration: Calibration, rate_hz: float, clock=time.time,
                  on_reading: Callable[[Reading], None] | None = None):
         self._open_driver = open_driver
         self.detector = detector
         self._store = store
         self._health = health
-        self._calibration = calibration
+        self.calibration = calibration
+        # About 3 s of recent readings, for tare: the median ignores a spike.
+        self._recent: deque[float] = deque(maxlen=max(5, int(3 * rate_hz)))
         self._timeout = max(1.0, 5.0 / rate_hz)
         self._clock = clock
         self._on_reading = on_reading
@@ -112,7 +116,8 @@ class BottleWorker:
             if is_saturated(raw):
                 self._health.count("bottle", glitches=1)
                 continue
-            grams = self._calibration().to_grams(raw)
+            grams = self.calibration.to_grams(raw)
+            self._recent.append(grams)
             ts.append(now)
             gs.append(grams)
             self.latest = Reading(now, grams)
@@ -129,6 +134,25 @@ class BottleWorker:
                 last_feed = now
         if ts:
             self._feed(ts, gs)
+
+    def tare(self) -> Calibration:
+        """Make what the empty scale reads now its zero, and store the calibration.
+
+        Refused (ValueError) while the bottle stands on the scale: taring it away would
+        hide it from the detector and from the intake.
+        """
+        if self.detector.state.present:
+            raise ValueError("take the bottle off the scale before taring")
+        if len(self._recent) < 5:
+            raise ValueError("no recent readings to tare from")
+        from device.calibrate import save_calibration
+
+        level = statistics.median(self._recent)
+        cal = self.calibration
+        self.calibration = cal.with_tare(cal.offset + level * cal.counts_per_gram)
+        save_calibration(self._store, self.calibration)
+        log.info("scale tared: zero moved by %.1f g", level)
+        return self.calibration
 
     def _feed(self, ts: list[float], gs: list[float]) -> None:
         events = self.detector.feed(np.asarray(ts), np.asarray(gs))

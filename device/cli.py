@@ -37,10 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--density", type=float, default=1.0, help="g per mL of the drink (bottle)")
 
     p = sub.add_parser("simulate", help="write simulated traces with ground truth")
-    p.add_argument("kind", choices=["bottle", "history"])
+    p.add_argument("kind", choices=["bottle", "bed", "history"])
     p.add_argument("--hours", type=float, default=24.0)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--rate", type=float, default=10.0, help="samples per second (1-80)")
+    p.add_argument("--rate", type=float, help="samples per second (bottle 1-80, default 10; bed 25/50/100, default 50)")
+    p.add_argument("--nights", type=int, default=1, help="nights to simulate (bed)")
+    p.add_argument("--chip", choices=["adxl345", "mpu6050"], default="adxl345", help="accelerometer (bed)")
     p.add_argument("--out", "--data-dir", required=True, metavar="DIR",
                    help="directory to write (history: the data directory to fill)")
     p.add_argument("--days", type=int, default=30, help="days of history to store (history)")
@@ -111,10 +113,12 @@ def cmd_demo(args) -> int:
 def cmd_replay(args) -> int:
     from device import replay
 
-    if args.kind != "bottle":
-        print(f"crampwatch replay: '{args.kind}' traces are not supported yet", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    replay.replay_bottle(args.file, sys.stdout, density=args.density, progress=sys.stderr.isatty())
+    if args.kind == "bottle":
+        replay.replay_bottle(args.file, sys.stdout, density=args.density, progress=sys.stderr.isatty())
+    elif args.kind == "bed":
+        replay.replay_bed(args.file, sys.stdout)
+    else:
+        replay.replay_counts(args.file, sys.stdout)
     return 0
 
 
@@ -124,6 +128,9 @@ def cmd_simulate(args) -> int:
     if args.kind == "history":
         return cmd_simulate_history(args)
 
+    if args.kind == "bed":
+        return cmd_simulate_bed(args)
+    args.rate = 10.0 if args.rate is None else args.rate
     if not 1 <= args.rate <= 80:
         raise _bad("--rate must be between 1 and 80 samples per second")
     if args.hours <= 0:
@@ -133,6 +140,23 @@ def cmd_simulate(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     csv_path, truth_path = write_trace(plan_day(args.hours, args.seed), out, args.rate)
+    print(f"wrote {csv_path} and {truth_path}", file=sys.stderr)
+    return 0
+
+
+def cmd_simulate_bed(args) -> int:
+    from pathlib import Path
+
+    from simulator.night_scenario import plan_night, write_night
+
+    rate = 50.0 if args.rate is None else args.rate
+    if rate not in (25.0, 50.0, 100.0):
+        raise _bad("--rate for bed traces must be 25, 50 or 100 samples per second")
+    if not 1 <= args.nights <= 60:
+        raise _bad("--nights must be between 1 and 60")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, truth_path = write_night(plan_night(args.seed, chip=args.chip, nights=args.nights), out, rate)
     print(f"wrote {csv_path} and {truth_path}", file=sys.stderr)
     return 0
 

@@ -28,7 +28,7 @@ class Daemon:
     >>> from device.config import Config
     >>> d = Daemon(Config.model_validate({"device": {"data_dir": ":memory:"}}), simulate=True)
     >>> [name for name, _start, _stop in d.steps]
-    ['storage', 'mqtt', 'bottle', 'dashboard']
+    ['storage', 'mqtt', 'bottle', 'bed', 'reminders', 'dashboard']
     """
 
     def __init__(self, config: Config, *, simulate: bool = False, hardware=None):
@@ -38,11 +38,16 @@ class Daemon:
         self.stop_event = threading.Event()
         self.store: Store | None = None
         self.bottle = None
+        self.bed = None
+        self.bedside = None
+        self.reminders = None
+        self._bed_hardware = None
+        self._pin_factory = None
         self.dashboard = None
         self.mqtt = None
         # What MQTT publishes as <base>/state and how it handles commands; the parts that
         # own intake, reminders and the scale fill these in before start().
-        self.mqtt_state_provider: Callable[[], dict] | None = None
+        self.mqtt_state_provider: Callable[[], dict] | None = self.state
         self.mqtt_handlers: dict[str, Callable] = {}
         self._hardware = hardware
         self._stops: list[tuple[str, Callable[[], None]]] = []
@@ -50,6 +55,8 @@ class Daemon:
             ("storage", self._start_storage, self._stop_storage),
             ("mqtt", self._start_mqtt, self._stop_mqtt),  # before the sensors: their events reach the outbox
             ("bottle", self._start_bottle, self._stop_bottle),
+            ("bed", self._start_bed, self._stop_bed),
+            ("reminders", self._start_reminders, self._stop_reminders),
             ("dashboard", self._start_dashboard, self._stop_dashboard),  # last: it shows all the others
         ]
 
@@ -121,7 +128,7 @@ class Daemon:
                                   params=BottleParams(tare_g=calibration.empty_bottle_g))
         self.bottle = BottleWorker(
             hardware.open_driver, detector,
-            self.store, self.health, calibration=lambda: calibration, rate_hz=self.config.bottle.rate_hz)
+            self.store, self.health, calibration=calibration, rate_hz=self.config.bottle.rate_hz)
         self.bottle.start()
 
     def _stop_bottle(self) -> None:
@@ -129,6 +136,81 @@ class Daemon:
             self.bottle.stop()
         if self._hardware is not None:
             self._hardware.close()
+
+    def state(self) -> dict:
+        """The current state (MQTT's retained state, the dashboard's live view)."""
+        from device.state import daemon_state
+
+        return daemon_state(self)
+
+    def pin_factory(self):
+        """One gpiozero pin factory for the buttons and outputs (a MockFactory when simulated)."""
+        if self._pin_factory is None:
+            if self.simulate:
+                from scheduler.outputs import simulated_pin_factory
+
+                self._pin_factory = simulated_pin_factory()
+            else:
+                from device.pins import make_pin_factory
+
+                self._pin_factory = make_pin_factory()
+        return self._pin_factory
+
+    def _start_bed(self) -> None:
+        if not self.config.bed.enabled:
+            self.health.set("bed", "off", "disabled in the configuration")
+        else:
+            from device.bed_worker import BedWorker
+            from device.hardware import bed_hardware
+            from sensors.night_analysis import NightAnalyzer
+
+            cfg = self.config.bed
+            self._bed_hardware = bed_hardware(self.config, simulate=self.simulate)
+            self.bed = BedWorker(self._bed_hardware.open_driver, NightAnalyzer(cfg.rate_hz, epoch_s=cfg.epoch_s),
+                                 self.store, self.health, rate_hz=cfg.rate_hz)
+            self.bed.start()
+        if self.config.bed.button_pin is not None:
+            from device.bedside import BedsideButton
+
+            try:
+                self.bedside = BedsideButton(self.config.bed.button_pin, self.store, pin_factory=self.pin_factory())
+            except Exception as exc:  # no GPIO: cramps can still be logged on the dashboard and MQTT
+                log.warning("bedside button unavailable: %s", exc)
+                self.health.set("bedside_button", "failed", f"{type(exc).__name__}: {exc}")
+
+    def _stop_bed(self) -> None:
+        if self.bedside is not None:
+            self.bedside.close()
+        if self.bed is not None:
+            self.bed.stop()
+        if self._bed_hardware is not None:
+            self._bed_hardware.close()
+
+    def _start_reminders(self) -> None:
+        import device.reminder_events  # noqa: F401  (registers reminder event types)
+        from scheduler.service import ReminderService
+
+        publish = None
+        if self.mqtt is not None and self.mqtt.enabled:
+            publish = self.mqtt.publish_retained
+        outputs = self.config.outputs
+        wants_pins = any(p is not None for p in (outputs.led_pin, outputs.buzzer_pin, outputs.button_pin))
+        self.reminders = ReminderService(
+            self.config, self.store, self.health, publish=publish,
+            pin_factory=self.pin_factory() if wants_pins else None,
+            bottle_present=lambda: self.bottle.detector.state.present if self.bottle is not None else None)
+        self.store.subscribe(self.reminders.on_event)
+        self.mqtt_handlers.update({
+            "ack": lambda cmd: self.reminders.ack(source="mqtt"),
+            "snooze": lambda cmd: self.reminders.snooze(cmd.minutes, source="mqtt"),
+            "goal": lambda cmd: self.reminders.set_goal(cmd.ml),
+            "tare": lambda cmd: self.bottle.tare() if self.bottle is not None else None,
+        })
+        self.reminders.start()
+
+    def _stop_reminders(self) -> None:
+        if self.reminders is not None:
+            self.reminders.stop()
 
     def _start_dashboard(self) -> None:
         from dashboard.server import for_daemon

@@ -99,6 +99,7 @@ class MqttService:
         self._last_state_at = 0.0
         self._provider_failing = False
         self.discovery_published = 0
+        self._retained: dict[str, str] = {}
 
     @property
     def enabled(self) -> bool:
@@ -213,9 +214,24 @@ class MqttService:
         except Exception:  # the outbox still holds it; the next replay sends it
             log.exception("MQTT: cannot hand over event %s", event.get("id"))
 
+    def publish_retained(self, suffix: str, payload: dict | None) -> bool:
+        """Publish retained JSON at ``<base>/<suffix>`` (empty payload for None: cleared).
+
+        The newest payload per topic is remembered and sent again on every connect, so
+        a reminder raised while the broker was away still reaches it.
+        """
+        text = "" if payload is None else json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str)
+        with self._state_lock:
+            self._retained[suffix] = text
+        return self.client is not None and self.client.publish(f"{self.base_topic}/{suffix}", text, retain=True)
+
     def _on_connected(self) -> None:
         self.publish_discovery()
         self.publish_state(force=True)
+        with self._state_lock:
+            retained = dict(self._retained)
+        for suffix, text in retained.items():
+            self.client.publish(f"{self.base_topic}/{suffix}", text, retain=True)
 
     def _on_command(self, topic: str, payload: bytes, retained: bool) -> None:
         name = topic[len(self.base_topic) + len("/cmd/"):]

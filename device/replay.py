@@ -48,3 +48,39 @@ def _emit(events, out: TextIO) -> int:
     for event in events:
         out.write(json.dumps({**event.to_dict(), "id": event.id}) + "\n")
     return len(events)
+
+
+def replay_bed(path, out: TextIO, *, rate_hz: float | None = None) -> int:
+    """Sleep periods and wakes (with cramp verdicts) of a ``t,x,y,z`` trace."""
+    from sensors.night_analysis import analyze_bed
+
+    data = read_trace(path, "bed")
+    if len(data) < 2:
+        return 0
+    return _emit(analyze_bed(data[:, 0], data[:, 1:4], rate_hz), out)
+
+
+def replay_counts(path, out: TextIO) -> int:
+    """Sleep periods and wakes of activity counts: a ``t,count`` CSV or an Actiware RPX export."""
+    from sensors.night_analysis import analyze_counts
+
+    if _is_actiware(path):
+        from sensors.actiware import read_actiware
+
+        t, counts, _rest, _scoring = read_actiware(path)
+    else:
+        data = read_trace(path, "counts")
+        t, counts = data[:, 0], data[:, 1]
+    if len(t) < 2:
+        return 0
+    return _emit(analyze_counts(t, counts), out)
+
+
+def _is_actiware(path) -> bool:
+    """An Actiware export starts with its own header block, not with ``t,count``."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            first = f.readline().lstrip("\ufeff").strip().lower()
+    except OSError:
+        return False  # read_trace reports the missing file with its own message
+    return bool(first) and not first.replace(" ", "").startswith("t,count")
