@@ -84,3 +84,31 @@ def test_simulate_then_replay_finds_the_simulated_drinks(tmp_path):
 def test_simulate_rejects_a_rate_out_of_range(tmp_path):
     run = crampwatch("simulate", "bottle", "--rate", "200", "--out", tmp_path)
     assert run.returncode == 2 and "--rate" in run.stderr
+
+
+def test_simulate_bed_then_replay_finds_the_night(tmp_path):
+    run = crampwatch("simulate", "bed", "--seed", "4", "--rate", "25", "--out", tmp_path)
+    assert run.returncode == 0, run.stderr
+    truth = [json.loads(line) for line in (tmp_path / "bed.truth.jsonl").read_text().splitlines()]
+    run = crampwatch("replay", "bed", tmp_path / "bed.csv")
+    assert run.returncode == 0, run.stderr
+    found = [json.loads(line) for line in run.stdout.splitlines()]
+    sleep_true = next(e for e in truth if e["type"] == "sleep")
+    sleep_found = [e for e in found if e["type"] == "sleep"]
+    assert len(sleep_found) == 1
+    assert abs(sleep_found[0]["start"] - sleep_true["start"]) < 30 * 60
+    assert abs(sleep_found[0]["end"] - sleep_true["end"]) < 30 * 60
+    for wake in (e for e in found if e["type"] == "wake"):
+        assert isinstance(wake["cramp"], bool) and isinstance(wake["bed_exit"], bool) and 0 <= wake["score"] <= 1
+
+
+def test_replay_counts_bad_row_names_the_line(tmp_path):
+    path = tmp_path / "counts.csv"
+    path.write_text("t,count\n0,5\n30,x\n")
+    run = crampwatch("replay", "counts", path)
+    assert run.returncode == 2 and ":3:" in run.stderr and run.stdout == ""
+
+
+def test_simulate_bed_rejects_an_unsupported_rate(tmp_path):
+    run = crampwatch("simulate", "bed", "--rate", "60", "--out", tmp_path)
+    assert run.returncode == 2 and "25, 50 or 100" in run.stderr
