@@ -15,7 +15,7 @@ import platform
 import time
 from pathlib import Path
 
-from benchmarks import bottle_accuracy, daemon_resources, replay_speed
+from benchmarks import bottle_accuracy, daemon_resources, dashboard_latency, mqtt_latency, night_accuracy, replay_speed
 
 
 def main() -> int:
@@ -35,7 +35,13 @@ def main() -> int:
 
     seeds = ["--seeds", "10", "--seeds-80", "3"] if args.quick else ["--seeds", "60", "--seeds-80", "15"]
     section("Bottle detection on held-out simulated days (seeds 100+)", lambda: bottle_accuracy.main(seeds))
-    section("Replay speed", replay_speed.main)
+    section("Night analysis on held-out simulated nights (seeds 1000+)",
+            lambda: night_accuracy.main(["--seeds", "4" if args.quick else "12"]))
+    section("Replay speed (bottle)", replay_speed.main)
+    section("MQTT delivery on loopback (real Mosquitto)",
+            lambda: mqtt_latency.main(["--events", "300" if args.quick else "1000"]))
+    section("Dashboard latency on a year of history",
+            lambda: dashboard_latency.main(["--requests", "20" if args.quick else "40"]))
     section("Live daemon resources", lambda: daemon_resources.main(30.0 if args.quick else 120.0))
     header = f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, {time.strftime('%Y-%m-%d')}\n\n"
     out = Path(__file__).parent / "out"

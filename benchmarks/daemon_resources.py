@@ -32,11 +32,20 @@ def _log(tmp: str) -> str:
     return open(os.path.join(tmp, "log")).read()[-2000:]
 
 
-def measure(seconds: float, rate_hz: int, warmup: float = 10.0) -> dict:
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def measure(seconds: float, rate_hz: int, bed_hz: int = 50, warmup: float = 10.0) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "config.toml")
         with open(config, "w") as f:
-            f.write(f"[bottle]\nrate_hz = {rate_hz}\n[simulator]\ndrink_interval_s = 60\n")
+            f.write(f"[bottle]\nrate_hz = {rate_hz}\n[bed]\nrate_hz = {bed_hz}\n"
+                    f"[dashboard]\nport = {_free_port()}\n[simulator]\ndrink_interval_s = 60\n")
         with subprocess.Popen([sys.executable, "-m", "device.cli", "run", "--simulate", "--config", config,
                                "--data-dir", tmp], stderr=open(os.path.join(tmp, "log"), "w")) as proc:
             try:
@@ -54,18 +63,20 @@ def measure(seconds: float, rate_hz: int, warmup: float = 10.0) -> dict:
             finally:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(30)
-    return {"rate": rate_hz, "seconds": seconds, "cpu_pct": 100 * cpu, "rss_mb": peak}
+    return {"rate": rate_hz, "bed": bed_hz, "seconds": seconds, "cpu_pct": 100 * cpu, "rss_mb": peak}
 
 
 def table(rows: list[dict]) -> str:
-    out = ["| daemon, simulated bottle | measured for | CPU (% of one core) | peak RSS (MB) |", "|---|---|---|---|"]
+    out = ["| simulated sensors (dashboard and reminders on, MQTT off) | measured for | CPU (% of one core) | peak RSS (MB) |",
+           "|---|---|---|---|"]
     for r in rows:
-        out.append(f"| HX711 at {r['rate']} SPS | {r['seconds']:.0f} s | {r['cpu_pct']:.2f} | {r['rss_mb']:.1f} |")
+        out.append(f"| HX711 {r['rate']} SPS + accelerometer {r['bed']} Hz | {r['seconds']:.0f} s | "
+                   f"{r['cpu_pct']:.2f} | {r['rss_mb']:.1f} |")
     return "\n".join(out)
 
 
 def main(seconds: float = 120.0) -> int:
-    print(table([measure(seconds, 10), measure(seconds, 80)]))
+    print(table([measure(seconds, 10, 50), measure(seconds, 80, 100)]))
     return 0
 
 
