@@ -25,7 +25,7 @@ from device.events import Event, Sleep, Wake
 from sensors import cramp_verdict
 from sensors.night_features import EpochFeatures, FeatureParams, NightFeatures
 from sensors.night_periods import (
-    PeriodParams, nonwear, period_groups, runs, score_counts, sleep_periods, to_grid, wake_episodes,
+    PeriodParams, extend_end, nonwear, period_groups, runs, score_counts, sleep_periods, to_grid, wake_episodes,
 )
 
 __all__ = [
@@ -140,6 +140,14 @@ class BedParams:
     exit_tilt_g: float = 0.0015
     # ...measured on still epochs this long before and after.
     exit_context_s: float = 600.0
+    # Sleep at the edges of a night that breathes at another rate than the night (by
+    # more than other_rate, a share), cut off from the rest by at least other_moving_s
+    # of movement (getting into bed and reading, or waking up and getting out), is
+    # someone else's: a partner asleep before the sleeper came to bed or after they got
+    # up. One sleeper's rate drifts by a few percent; asleep, it is measured to ~1 %
+    # over a few minutes (Welch spectrum of the still seconds' means).
+    other_rate: float = 0.05
+    other_moving_s: float = 120.0
     features: FeatureParams = FeatureParams()
     # 6 min of asleep epochs, each 2 min from any movement: 10 min of stillness start
     # the sleep; 6 min of wake (the margins make a turnover 4.5-5 min) end it.
@@ -257,7 +265,7 @@ class NightAnalyzer:
             if not g.final:
                 break
             if g.long_enough:
-                events += self._night(ep, g.i0, g.i1, present, mov)
+                events += self._night(ep, g, asleep, present, mov)
             new_origin = g.i1
         if not groups or all(g.final for g in groups):
             # nothing pending: later periods start after the last epoch that is surely
@@ -277,12 +285,18 @@ class NightAnalyzer:
         self._origin = origin - keep_from
 
     # -- one night --------------------------------------------------------------------
-    def _night(self, ep: EpochFeatures, i0: int, i1: int, present, mov) -> list[Event]:
+    def _night(self, ep: EpochFeatures, g, asleep, present, mov) -> list[Event]:
         p = self.params
         K, sub = self._k, p.features.sub_s
-        # per-second series of the whole buffer span around the period
-        lo = max(0, i0 - int(p.refine_s // self.epoch_s) - 1)
-        hi = min(len(mov), i1 + int(p.refine_s // self.epoch_s) + 1)
+        i0, i1 = self._own_sleep(ep, g, asleep)
+        if i1 <= i0 or ep.t[i1 - 1] + self.epoch_s - ep.t[i0] < p.periods.min_sleep_s:
+            return []
+        # per-second series around the period: the quiet margin before it (kept in the
+        # buffer) and the wake that ended it (seen before the period became final)
+        back = p.quiet_margin_s + 2 * self.epoch_s
+        ahead = p.periods.end_wake_s
+        lo = max(0, i0 - int(np.ceil(back / self.epoch_s)))
+        hi = min(len(mov), i1 + int(np.ceil(ahead / self.epoch_s)))
         sec_t = (ep.t[lo:hi, None] + sub * np.arange(K)[None, :]).ravel()
         moving = mov[lo:hi].ravel()
         # movement bouts (seconds apart by <= bout_gap_s are one bout)
@@ -292,10 +306,10 @@ class NightAnalyzer:
         b_start = sec_t[s] if len(s) else np.zeros(0)
         b_end = sec_t[e - 1] + sub if len(s) else np.zeros(0)
         # sleep starts when the last movement before the first still stretch ended ...
-        before = np.flatnonzero((b_end <= t_first + 1e-9) & (b_end >= t_first - p.refine_s))
+        before = np.flatnonzero((b_end <= t_first + 1e-9) & (b_end >= t_first - back))
         start = float(b_end[before[-1]]) if len(before) else t_first
         # ... and ends at the first movement of the final awakening
-        after = np.flatnonzero((b_start >= t_last - 1e-9) & (b_start <= t_last + p.refine_s))
+        after = np.flatnonzero((b_start >= t_last - 1e-9) & (b_start <= t_last + ahead))
         end = float(b_start[after[0]]) if len(after) else t_last
         events: list[Event] = [Sleep(start, end)]
         # absences inside the period are out-of-bed bouts, and so are the quiet gaps
@@ -319,6 +333,40 @@ class NightAnalyzer:
             events.append(NightWake(w.start, w.end, w.bed_exit, v.cramp, v.score, features=_rounded(v.features)))
         return events
 
+
+    def _own_sleep(self, ep: EpochFeatures, g, asleep) -> tuple[int, int]:
+        """The group without anchors at its edges whose breathing is someone else's."""
+        p = self.params
+        need = max(1, int(round(p.periods.onset_s / self.epoch_s)))
+        s, e = runs(asleep[g.i0 : g.anchor_end])
+        anchors = [(a + g.i0, b + g.i0) for a, b in zip(s.tolist(), e.tolist()) if b - a >= need]
+        if len(anchors) < 2:
+            return g.i0, g.i1
+        night = _breath_hz(ep.sub_mean[np.concatenate([np.arange(a, b) for a, b in anchors])])
+        if not math.isfinite(night):
+            return g.i0, g.i1
+        moving = (ep.motion > p.features.move_ratio).any(axis=1)
+        apart = max(1, int(round(p.other_moving_s / self.epoch_s)))
+
+        def other(a: int, b: int) -> bool:
+            hz = _breath_hz(ep.sub_mean[a:b])
+            return math.isfinite(hz) and abs(hz - night) > p.other_rate * night
+
+        flags = [other(a, b) for a, b in anchors]
+        k = 0
+        while k < len(anchors) and flags[k]:
+            k += 1
+        if 0 < k < len(anchors) and moving[anchors[k - 1][1] : anchors[k][0]].sum() >= apart:
+            anchors, flags = anchors[k:], flags[k:]
+        k = len(anchors)
+        while k > 0 and flags[k - 1]:
+            k -= 1
+        if 0 < k < len(anchors) and moving[anchors[k - 1][1] : anchors[k][0]].sum() >= apart:
+            anchors = anchors[:k]
+        i0, b = anchors[0][0], anchors[-1][1]
+        if b == g.anchor_end:
+            return i0, g.i1
+        return i0, extend_end(ep.t, asleep, b, self.epoch_s, p.periods)[0]
 
     def _exit_gaps(self, ep: EpochFeatures, b_start, b_end, start: float, end: float) -> list[tuple[float, float]]:
         """Quiet gaps between movement clusters that are time out of bed (see BedParams)."""
@@ -352,6 +400,28 @@ class NightAnalyzer:
             if ratio < p.exit_breath and shift > p.exit_tilt_g and back < shift:
                 out.append((a1, b0))
         return out
+
+
+def _breath_hz(means: np.ndarray, seg: int = 64) -> float:
+    """Breathing rate (Hz) of still seconds' means ``(epochs, K, 3)``: the peak of their
+    Welch spectrum (64 s Hann segments, detrended, axes summed) in 0.12-0.45 Hz,
+    interpolated between bins; NaN when there are fewer than 64 seconds."""
+    x = means.reshape(-1, 3)
+    x = x[np.isfinite(x).all(axis=1)]
+    n = len(x) // seg
+    if n == 0:
+        return math.nan
+    s = x[: n * seg].reshape(n, seg, 3)
+    u = np.arange(seg) - (seg - 1) / 2.0
+    s = s - s.mean(axis=1, keepdims=True)
+    s = s - (s * u[None, :, None]).sum(axis=1, keepdims=True) / (u * u).sum() * u[None, :, None]
+    power = (np.abs(np.fft.rfft(s * np.hanning(seg)[None, :, None], axis=1)) ** 2).sum(axis=2).mean(axis=0)
+    f = np.fft.rfftfreq(seg, 1.0)
+    band = np.flatnonzero((f >= 0.12) & (f <= 0.45))
+    k = int(band[np.argmax(power[band])])
+    a, b, c = power[k - 1], power[k], power[k + 1]
+    den = a - 2 * b + c
+    return float(f[k] + (0.5 * (a - c) / den if den != 0 else 0.0) * (f[1] - f[0]))
 
 
 def _merge(s: np.ndarray, e: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarray]:

@@ -47,6 +47,7 @@ __all__ = [
     "period_groups",
     "Group",
     "final_after",
+    "extend_end",
     "wake_episodes",
     "score_counts",
     "nonwear",
@@ -79,6 +80,9 @@ class PeriodParams:
     join_s: float = 60.0
     # An episode is a wake when its movement spans this long (DESIGN.md: >= 60 s).
     min_wake_s: float = 60.0
+    # A wake interrupts sleep: an episode with other movement less than this before it
+    # and after it is part of a longer awake stretch (reading, getting up), no wake.
+    settle_s: float = 150.0
     # An out-of-bed spell this long inside an episode makes it a wake with bed exit
     # (shorter "absences" are presence-detector flicker during a big movement).
     min_exit_s: float = 20.0
@@ -146,7 +150,7 @@ def period_groups(
     out = []
     t_last = t[-1] + epoch_s
     for a, b in merged:
-        i1, stopped = _extend_end(t, asleep, b, epoch_s, params, limit)
+        i1, stopped = extend_end(t, asleep, b, epoch_s, params, limit)
         final = complete or (
             stopped and (t_last - t[b - 1] - epoch_s >= final_after(params)
                          or np.count_nonzero(awake[b:]) >= split)
@@ -171,10 +175,12 @@ def final_after(params: PeriodParams = PeriodParams()) -> float:
     return params.max_gap_s + params.onset_s
 
 
-def _extend_end(t, asleep, b, epoch_s, params, limit) -> tuple[int, bool]:
+def extend_end(t, asleep, b, epoch_s, params, limit=None) -> tuple[int, bool]:
     """Carry the end over the dozing after the last anchor: later sleep-scored epochs
     belong to the period until ``end_wake_s`` of continuous wake (the final awakening).
     Returns the end and whether a wake that long was seen (else the epochs ran out)."""
+    if limit is None:
+        limit = max(1, int(round(params.end_wake_s / epoch_s)))
     stop = int(np.searchsorted(t, t[b - 1] + params.max_gap_s, side="right"))
     awake_run = 0
     end = b
@@ -205,29 +211,36 @@ def wake_episodes(
     starts = np.asarray(starts, dtype=float)
     ends = np.asarray(ends, dtype=float)
     out_of_bed = np.asarray(out_of_bed, dtype=bool)
-    inside = np.flatnonzero((ends > p0) & (starts < p1))
+    # clusters of all bouts (joined within join_s), then the wakes among those inside
+    clusters: list[list[int]] = []
+    c_end = -np.inf
+    for i in range(len(starts)):
+        if clusters and starts[i] - c_end <= params.join_s:
+            clusters[-1].append(i)
+            c_end = max(c_end, float(ends[i]))
+        else:
+            clusters.append([i])
+            c_end = float(ends[i])
+    spans = []
+    for c in clusters:
+        moves = [i for i in c if not out_of_bed[i]]
+        spans.append((float(starts[moves[0]]), max(float(ends[i]) for i in moves)) if moves else None)
     episodes: list[Episode] = []
-    group: list[int] = []
-    g_end = -np.inf
-
-    def close():
-        moves = [i for i in group if not out_of_bed[i]]
-        if not moves:
-            return  # an absence with no movement around it is presence flicker
-        a = max(p0, float(starts[moves[0]]))
-        b = min(p1, max(float(ends[i]) for i in moves))
-        exit_s = sum(min(p1, ends[i]) - max(p0, starts[i]) for i in group if out_of_bed[i])
+    for k, c in enumerate(clusters):
+        if spans[k] is None:
+            continue  # an absence with no movement around it is presence flicker
+        a, b = max(p0, spans[k][0]), min(p1, spans[k][1])
+        if b <= a or spans[k][1] <= p0 or spans[k][0] >= p1:
+            continue
+        exit_s = sum(max(0.0, min(p1, ends[i]) - max(p0, starts[i])) for i in c if out_of_bed[i])
         bed_exit = exit_s >= params.min_exit_s
-        if b - a >= params.min_wake_s or bed_exit:
-            episodes.append(Episode(a, b, bool(bed_exit), tuple(group)))
-
-    for i in inside.tolist():
-        if group and starts[i] - g_end > params.join_s:
-            close()
-            group = []
-        group.append(i)
-        g_end = max(g_end, float(ends[i])) if len(group) > 1 else float(ends[i])
-    close()
+        if not (b - a >= params.min_wake_s or bed_exit):
+            continue
+        prev = next((spans[j][1] for j in range(k - 1, -1, -1) if spans[j] is not None), -np.inf)
+        nxt = next((spans[j][0] for j in range(k + 1, len(spans)) if spans[j] is not None), np.inf)
+        if a - prev < params.settle_s and nxt - b < params.settle_s:
+            continue  # part of a longer stretch of awake movement, not an awakening from sleep
+        episodes.append(Episode(a, b, bool(bed_exit), tuple(c)))
     return episodes
 
 
