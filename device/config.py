@@ -196,6 +196,28 @@ class StretchSection(Section):
     repeats: int = Field(3, ge=1, le=10, description="Repeat each stretch this many times (each side).")
 
 
+class InsightsSection(Section):
+    min_nights: int = Field(28, ge=7, le=365,
+                            description="Compare groups of nights only once this many recorded nights are stored (before that: 'not enough nights yet').")
+    min_group_nights: int = Field(5, ge=2, le=100,
+                                  description="Each group of a comparison (goal met or not, stretched or not) needs at least this many nights.")
+    quartile_min_nights: int = Field(60, ge=20, le=3650,
+                                     description="Compare intake quartiles only from this many nights with a measured intake.")
+    late_intake_h: float = Field(3.0, ge=0.5, le=8,
+                                 description="The insights table shows what was drunk in this many hours before bedtime.")
+    doctor_nights: int = Field(3, ge=1, le=31,
+                               description="Cramp nights within the last doctor_window nights that raise the 'see a doctor' note.")
+    doctor_window: int = Field(7, ge=1, le=31, description="How many recent nights the doctor note looks at.")
+    alpha: float = Field(0.05, gt=0, lt=0.5,
+                         description="A difference between groups is reported when the exact test's p-value is below this.")
+
+    @model_validator(mode="after")
+    def _flag_fits_window(self):
+        if self.doctor_nights > self.doctor_window:
+            raise ValueError(f"doctor_nights ({self.doctor_nights}) cannot exceed doctor_window ({self.doctor_window})")
+        return self
+
+
 class OutputsSection(Section):
     led_pin: GPIO_PIN | None = Field(None, description="BCM GPIO of the reminder LED (PWM glow); unset means no LED.")
     buzzer_pin: GPIO_PIN | None = Field(None, description="BCM GPIO of the active buzzer; unset means no buzzer.")
@@ -225,6 +247,7 @@ class Config(Section):
     hydration: HydrationSection = Field(default_factory=HydrationSection, description="Hydration reminders and the day's rhythm.")
     stretch: StretchSection = Field(default_factory=StretchSection, description="The pre-bed stretching prompt.")
     outputs: OutputsSection = Field(default_factory=OutputsSection, description="Reminder LED, buzzer and bottle-side button.")
+    insights: InsightsSection = Field(default_factory=InsightsSection, description="What the Insights page, the report and the doctor note compare.")
 
     @model_validator(mode="after")
     def _pins_used_once(self):
