@@ -447,19 +447,18 @@ def _wake_features(w, sleep_start, sec_t, motion, amp, jump, hf, moving, starts,
     head_peak = float(np.nan_to_num(amp[head]).max() * 1000.0) if head.stop > head.start else 0.0
     exits = [(s, e) for s, e, o in zip(starts, ends, oob) if o and e > w.start and s < w.end]
     to_exit = (exits[0][0] - w.start) if exits else math.nan
+    jump = float(jump_mg.max()) if len(jump_mg) else 0.0
     return {
+        "moving_first_min": float(mv.mean()) if len(mv) else 0.0,
+        "max_jump_mg": jump,
+        "log_jump": math.log10(max(jump, 1.0) / 100.0),
         "peak_mg": peak,
-        "onset_mg": head_peak,
         "onset_share": head_peak / peak if peak > 0 else 0.0,
-        "max_jump_mg": float(jump_mg.max()) if len(jump_mg) else 0.0,
-        "max_hf": float(hf_r.max()) if len(hf_r) else 0.0,
         "sharp_s": int(np.count_nonzero(mv & (hf_r > 3.0) & (amp_mg > 40.0))),
-        "moving_share": float(mv.mean()) if len(mv) else 0.0,
         "bed_exit": bool(w.bed_exit),
         "to_exit_s": to_exit,
         "duration_s": w.end - w.start,
         "hours_asleep": (w.start - sleep_start) / 3600.0,
-        "log_peak": math.log10(max(peak, 1.0) / 100.0),
     }
 
 
