@@ -247,9 +247,11 @@ class NightAnalyzer:
         for d in range(1, int(round(p.quiet_margin_s / self.epoch_s)) + 1):
             near[d:] |= moving[:-d]
             near[:-d] |= moving[d:]
-        asleep = present & ~near
+        asleep = present & ~near & has_data
         asleep[: self._origin] = False
-        awake = moving | ~present
+        # missing data is neither asleep nor evidence of being awake or out of bed
+        awake = (moving | ~present) & has_data
+        present |= ~has_data
         return present, mov, asleep, awake
 
     def _analyse(self, complete: bool) -> list[Event]:
@@ -391,7 +393,7 @@ class NightAnalyzer:
             if gap.sum() < 1 or before.sum() < 2 or after.sum() < 2:
                 continue
             g_b = np.median(ep.breath[gap])
-            ratio = max(g_b / np.median(ep.breath[before]), g_b / np.median(ep.breath[after]))
+            ratio = g_b / max(min(np.median(ep.breath[before]), np.median(ep.breath[after])), 1e-9)
             g_l = np.median(ep.level[gap], axis=0)
             l_b = np.median(ep.level[before], axis=0)
             l_a = np.median(ep.level[after], axis=0)
