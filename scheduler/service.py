@@ -127,7 +127,7 @@ class ReminderService:
                 # marks the scheduler stopped before taking that lock, and a one-off job
                 # finishing in that window makes its main loop die on JobLookupError.
                 # Jobs are rebuilt from the configuration at every start anyway.
-                self._scheduler.remove_all_jobs()
+                jobs.remove_jobs(self._scheduler)
                 self._scheduler.shutdown(wait=False)
             self.outputs.clear()
             self.outputs.close()
