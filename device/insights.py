@@ -1,0 +1,313 @@
+"""Insights: do this person's cramp nights differ after low-intake days, or without stretching?
+
+Pure analysis of stored events; the dashboard's Insights page, ``crampwatch report``,
+``crampwatch export --summaries`` and the MQTT state's ``doctor_flag`` all use it, so
+they agree with each other and with the reminders.
+
+Days and nights are the reminder policy's (:mod:`scheduler.policy`): the night *after*
+local day D is the night before day D+1 (from 18 h before D+1's wake time to 6 h after
+it); D's intake is what was drunk from D's start to its end (halfway through the nights
+around it); "late intake" is what was drunk in ``late_intake_h`` before D's bedtime;
+D was "stretched" when a ``stretched`` event names D. Cramps count the person's label
+where there is one, else the detector's verdict (:func:`device.labels.apply_labels`).
+
+The comparisons count *cramp nights* (nights with at least one cramp) among recorded
+nights (a stored sleep period) in two groups, and give the risk ratio with a 95 %
+confidence interval (Katz's log method, ``scipy.stats.contingency.relative_risk``) and
+a two-sided Fisher exact test (``scipy.stats.fisher_exact``). They describe
+associations in one person's nights, never causes, and are no diagnosis.
+
+>>> from device.config import Config
+>>> from device.storage import Store
+>>> result = analyse(Store(":memory:"), Config(), now=1793602800.0)
+>>> result["enough"], result["needed"]
+(False, 28)
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from datetime import date, timedelta
+from typing import Any
+
+from device.config import Config
+from device.labels import apply_labels
+
+GOAL_SETTING = "hydration.goal_ml"  # where the 'goal' command keeps the goal (scheduler.service)
+NOTE = ("These comparisons describe your own recorded nights. They show which nights had cramps more or less "
+        "often, not what causes cramps, and they are not a diagnosis.")
+DOCTOR_TEXT = ("Frequent, severe or persistent cramps, or cramps that come with weakness, swelling or numbness, "
+               "are a reason to see a doctor.")
+
+
+def goal_ml(store, config: Config) -> float:
+    """The daily goal: the one set by the ``goal`` command, else the configured one."""
+    return float(store.get_setting(GOAL_SETTING, config.hydration.goal_ml))
+
+
+# -- the per-night table ---------------------------------------------------------------------
+def nights(store, config: Config, first: date, last: date, *, goal: float | None = None) -> list[dict[str, Any]]:
+    """One row per night after the local days ``first`` to ``last`` (oldest first).
+
+    Each row: ``night`` (the evening's date), ``morning``, ``recorded`` (a sleep period
+    is stored), ``sleep_start``/``sleep_end``/``asleep_h``, ``wakes``, ``bed_exits``,
+    ``cramps`` (labels first), ``confirmed`` (cramps the person confirmed),
+    ``cramp_night``; and for the day before: ``intake_ml``, ``intake_measured`` (any
+    bottle event that day), ``goal_ml``, ``goal_met``, ``late_intake_ml``, ``stretched``.
+    """
+    from scheduler.policy import plan_for
+
+    if last < first:
+        return []
+    goal = goal_ml(store, config) if goal is None else float(goal)
+    h, s, tz, late_s = config.hydration, config.stretch, config.tz, config.insights.late_intake_h * 3600.0
+    days = [first + timedelta(days=k) for k in range((last - first).days + 2)]
+    plans = [plan_for(d, h, s, tz) for d in days]
+    since, until = min(plans[0].start, plans[1].night_start), max(plans[-1].end, plans[-1].night_end)
+    bottle = list(store.events(types=["drink", "refill"], since=since, until=until))
+    drink_t = [e["t"] for e in bottle if e["type"] == "drink"]
+    drink_ml = [0.0]
+    for e in bottle:
+        if e["type"] == "drink":
+            drink_ml.append(drink_ml[-1] + e["ml"])
+    bottle_t = [e["t"] for e in bottle]
+    night_events = list(store.events(types=["sleep", "wake"], since=since, until=until))
+    logs = list(store.events(types=["cramp"], since=since))  # labels may come long after the night
+    wakes, alone = apply_labels([e for e in night_events if e["type"] == "wake"], logs)
+    sleeps = [e for e in night_events if e["type"] == "sleep"]
+    stretched_days = {e.get("day") for e in store.events(types=["stretched"], since=since - 86400.0,
+                                                          until=until + 86400.0)}
+
+    def drunk(a: float, b: float) -> float:
+        return drink_ml[bisect.bisect_left(drink_t, b)] - drink_ml[bisect.bisect_left(drink_t, a)]
+
+    rows = []
+    for day, plan, morning in zip(days, plans, plans[1:]):
+        lo, hi = morning.night_start, morning.night_end
+        inside = [w for w in wakes if lo <= w["start"] < hi]
+        main = max((e for e in sleeps if lo <= e["start"] < hi), key=lambda e: e["end"] - e["start"], default=None)
+        extra = [e for e in alone if lo <= e["t"] < hi]
+        cramps = sum(1 for w in inside if w["cramp_final"]) + len(extra)
+        intake = drunk(plan.start, plan.end)
+        measured = bisect.bisect_left(bottle_t, plan.end) > bisect.bisect_left(bottle_t, plan.start)
+        row: dict[str, Any] = {
+            "night": day.isoformat(), "morning": morning.iso, "recorded": main is not None,
+            "sleep_start": None, "sleep_end": None, "asleep_h": None,
+            "wakes": len(inside), "bed_exits": sum(1 for w in inside if w.get("bed_exit")),
+            "cramps": cramps, "confirmed": sum(1 for w in inside if w["cramp_label"]) + len(extra),
+            "cramp_night": cramps > 0,
+            "intake_ml": round(intake, 1), "intake_measured": measured, "goal_ml": goal,
+            "goal_met": intake >= goal, "late_intake_ml": round(drunk(plan.bedtime - late_s, plan.bedtime), 1),
+            "stretched": day.isoformat() in stretched_days}
+        if main is not None:
+            awake = sum(min(w["end"], main["end"]) - max(w["start"], main["start"]) for w in inside
+                        if w["end"] > main["start"] and w["start"] < main["end"])
+            row |= {"sleep_start": main["start"], "sleep_end": main["end"],
+                    "asleep_h": round(max(0.0, main["end"] - main["start"] - awake) / 3600.0, 2)}
+        rows.append(row)
+    return rows
+
+
+# -- comparisons -----------------------------------------------------------------------------
+def _pct(x: float) -> str:
+    return f"{round(100 * x)}%"
+
+
+def _num(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2f}".rstrip("0").rstrip(".") if x < 10 else f"{x:.0f}"
+
+
+def _group(label: str, rows: list[dict]) -> dict[str, Any]:
+    n = len(rows)
+    k = sum(1 for r in rows if r["cramp_night"])
+    return {"label": label, "nights": n, "cramp_nights": k, "rate": round(k / n, 4) if n else None}
+
+
+def rate_ratio(exposed: tuple[int, int], reference: tuple[int, int], *, level: float = 0.95) -> dict[str, Any]:
+    """Risk ratio of ``(cramp nights, nights)`` in two groups, its CI and Fisher's exact p.
+
+    scipy is imported here, not at module import: the daemon on a Pi Zero 2 W should
+    not pay for it at start-up.
+    """
+    from scipy.stats import fisher_exact
+    from scipy.stats.contingency import relative_risk
+
+    (a, n1), (b, n0) = exposed, reference
+    p = float(fisher_exact([[a, n1 - a], [b, n0 - b]], alternative="two-sided").pvalue)
+    ratio = low = high = None
+    if b > 0:
+        ratio = (a / n1) / (b / n0)
+        if a > 0:
+            ci = relative_risk(a, n1, b, n0).confidence_interval(confidence_level=level)
+            low, high = float(ci.low), float(ci.high)
+    return {"rate_ratio": None if ratio is None else round(ratio, 3),
+            "ci_low": None if low is None or math.isnan(low) else round(low, 3),
+            "ci_high": None if high is None or math.isnan(high) else round(high, 3),
+            "p_value": round(p, 4)}
+
+
+def compare_groups(key: str, title: str, exposed: tuple[str, list[dict]], reference: tuple[str, list[dict]],
+                   *, min_group: int, alpha: float, after: str) -> dict[str, Any]:
+    """One comparison: the two groups, the rate ratio (exposed / reference) and a plain sentence."""
+    a, b = _group(*exposed), _group(*reference)
+    out: dict[str, Any] = {"key": key, "title": title, "groups": [a, b], "enough": True, "finding": False,
+                           "rate_ratio": None, "ci_low": None, "ci_high": None, "p_value": None,
+                           "test": "Fisher's exact test, two-sided",
+                           "interval": "95% confidence interval of the rate ratio (Katz log method)"}
+    small = [g for g in (a, b) if g["nights"] < min_group]
+    if small:
+        out["enough"] = False
+        out["sentence"] = (f"Not enough nights yet to compare: {' and '.join(g['label'].lower() for g in small)} "
+                           f"had fewer than {min_group} nights ({', '.join(str(g['nights']) for g in small)}).")
+        return out
+    if a["cramp_nights"] + b["cramp_nights"] == 0:
+        out["sentence"] = f"No cramp nights in either group, so there is nothing to compare ({title.lower()})."
+        out["p_value"] = 1.0
+        return out
+    out |= rate_ratio((a["cramp_nights"], a["nights"]), (b["cramp_nights"], b["nights"]))
+    out["finding"] = out["p_value"] < alpha
+    facts = (f"Cramps came on {a['cramp_nights']} of {a['nights']} nights ({_pct(a['rate'])}) {after} "
+             f"{a['label'].lower()} and on {b['cramp_nights']} of {b['nights']} ({_pct(b['rate'])}) {after} "
+             f"{b['label'].lower()}")
+    ratio = out["rate_ratio"]
+    stats = (f"rate ratio {_num(ratio)}" + (f" (95% CI {_num(out['ci_low'])} to {_num(out['ci_high'])})"
+                                             if out["ci_low"] is not None else "")
+             + f", exact test p = {out['p_value']:.3g}")
+    if out["finding"]:
+        more = "more" if (ratio is None or ratio > 1) else "less"
+        out["sentence"] = (f"{facts}: cramp nights were {more} common {after} {a['label'].lower()} ({stats}). "
+                           "A difference this large would be unusual by chance alone; it is an association in "
+                           "your nights, not proof of a cause.")
+    else:
+        out["sentence"] = (f"{facts} ({stats}). No clear difference: a difference like this could easily "
+                           "come about by chance.")
+    return out
+
+
+def comparisons(rows: list[dict], config: Config) -> dict[str, Any]:
+    """The group comparisons over recorded nights, or how many more nights are needed."""
+    ins = config.insights
+    recorded = [r for r in rows if r["recorded"]]
+    out: dict[str, Any] = {"nights": len(recorded), "needed": ins.min_nights, "enough": len(recorded) >= ins.min_nights,
+                           "alpha": ins.alpha, "comparisons": []}
+    if not out["enough"]:
+        more = ins.min_nights - len(recorded)
+        out["message"] = (f"Not enough nights yet: {len(recorded)} recorded night{'s' if len(recorded) != 1 else ''}, "
+                          f"{ins.min_nights} needed ({more} more).")
+        return out
+    out["message"] = None
+    measured = [r for r in recorded if r["intake_measured"]]
+    kw = {"min_group": ins.min_group_nights, "alpha": ins.alpha, "after": "after days"}
+    out["comparisons"].append(compare_groups(
+        "goal", "Intake goal", ("Below the goal", [r for r in measured if not r["goal_met"]]),
+        ("At the goal", [r for r in measured if r["goal_met"]]), **kw))
+    out["comparisons"].append(compare_groups(
+        "stretch", "Stretching before bed", ("Without stretching", [r for r in recorded if not r["stretched"]]),
+        ("With stretching", [r for r in recorded if r["stretched"]]), **kw))
+    out["comparisons"].append(quartiles(measured, ins.quartile_min_nights, ins.min_group_nights, ins.alpha))
+    return out
+
+
+def quartiles(rows: list[dict], min_nights: int, min_group: int, alpha: float) -> dict[str, Any]:
+    """Cramp-night rate by intake quartile; the lowest quartile against the highest."""
+    if len(rows) < min_nights:
+        return {"key": "quartiles", "title": "Intake quartiles", "enough": False, "finding": False,
+                "groups": [], "rate_ratio": None, "ci_low": None, "ci_high": None, "p_value": None,
+                "sentence": f"Intake quartiles need {min_nights} nights with a measured intake ({len(rows)} so far)."}
+    ordered = sorted(rows, key=lambda r: r["intake_ml"])
+    n = len(ordered)
+    cuts = [round(n * q / 4) for q in range(5)]
+    parts = [ordered[cuts[q]:cuts[q + 1]] for q in range(4)]
+
+    def label(q: int) -> str:
+        part = parts[q]
+        return f"Q{q + 1}: {round(part[0]['intake_ml'])}–{round(part[-1]['intake_ml'])} mL" if part else f"Q{q + 1}"
+
+    out = compare_groups("quartiles", "Intake quartiles", (label(0), parts[0]), (label(3), parts[3]),
+                         min_group=min_group, alpha=alpha, after="after days in")
+    out["groups"] = [_group(label(q), parts[q]) for q in range(4)]
+    out["compared"] = "lowest against highest quartile"
+    return out
+
+
+# -- the doctor flag -------------------------------------------------------------------------
+def doctor_flag(rows: list[dict], config: Config) -> dict[str, Any]:
+    """Cramp nights among the last ``doctor_window`` nights of ``rows`` (oldest first)."""
+    ins = config.insights
+    recent = rows[-ins.doctor_window:]
+    count = sum(1 for r in recent if r["cramp_night"])
+    raised = count >= ins.doctor_nights
+    message = (f"Cramps woke you on {count} of the last {len(recent)} nights. {DOCTOR_TEXT}" if raised else None)
+    return {"raised": raised, "cramp_nights": count, "nights": len(recent), "threshold": ins.doctor_nights,
+            "message": message}
+
+
+def last_night_day(now: float, config: Config) -> date:
+    """The evening date of the latest night that has begun: the day before today's day."""
+    from scheduler.policy import day_plan
+
+    return day_plan(now, config.hydration, config.stretch, config.tz).day - timedelta(days=1)
+
+
+def doctor_flag_at(store, config: Config, now: float) -> dict[str, Any]:
+    """The doctor flag for the nights up to last night."""
+    last = last_night_day(now, config)
+    rows = nights(store, config, last - timedelta(days=config.insights.doctor_window - 1), last)
+    return doctor_flag(rows, config)
+
+
+class DoctorFlagCache:
+    """The doctor flag, recomputed only when the day or the recent wake and cramp events change."""
+
+    def __init__(self):
+        self._key = None
+        self._value: dict[str, Any] | None = None
+
+    def get(self, store, config: Config, now: float) -> dict[str, Any]:
+        day = last_night_day(now, config)
+        since = now - (config.insights.doctor_window + 2) * 86400.0
+        # a label confirmed this morning changes last night: count the evidence, cheaply
+        key = (day, sum(1 for _ in store.events(types=["wake", "cramp"], since=since)))
+        if key != self._key or self._value is None:
+            self._value, self._key = doctor_flag_at(store, config, now), key
+        return self._value
+
+
+# -- everything at once ----------------------------------------------------------------------
+def analyse(store, config: Config, now: float, *, weeks: int | None = None) -> dict[str, Any]:
+    """The per-night table, the comparisons and the doctor flag up to last night.
+
+    ``weeks`` limits the table to that many weeks; without it all stored nights count.
+    """
+    last = last_night_day(now, config)
+    if weeks is not None:
+        first = last - timedelta(days=7 * weeks - 1)
+    else:
+        first_sleep = next(iter(store.events(types=["sleep"])), None)
+        first_drink = next(iter(store.events(types=["drink"])), None)
+        starts = [e.get("start", e.get("t")) for e in (first_sleep, first_drink) if e is not None]
+        from scheduler.policy import day_plan
+
+        first = (day_plan(min(starts), config.hydration, config.stretch, config.tz).day if starts else last)
+        first = min(first, last)
+    rows = nights(store, config, first, last)
+    recent = rows if len(rows) >= config.insights.doctor_window else nights(
+        store, config, last - timedelta(days=config.insights.doctor_window - 1), last)
+    result = comparisons(rows, config)
+    recorded = [r for r in rows if r["recorded"]]
+    measured = [r for r in rows if r["intake_measured"]]
+    result |= {
+        "first": first.isoformat(), "last": last.isoformat(), "goal_ml": goal_ml(store, config),
+        "late_intake_h": config.insights.late_intake_h, "rows": rows, "note": NOTE,
+        "doctor": doctor_flag(recent, config),
+        "summary": {
+            "nights": len(rows), "recorded_nights": len(recorded),
+            "cramp_nights": sum(1 for r in recorded if r["cramp_night"]),
+            "cramps": sum(r["cramps"] for r in recorded),
+            "wakes": sum(r["wakes"] for r in recorded),
+            "measured_days": len(measured),
+            "mean_intake_ml": round(sum(r["intake_ml"] for r in measured) / len(measured)) if measured else None,
+            "goal_met_days": sum(1 for r in measured if r["goal_met"]),
+            "stretched_days": sum(1 for r in rows if r["stretched"])}}
+    return result
