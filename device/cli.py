@@ -63,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calibrate", parents=[common], help="interactive scale calibration")
     p.add_argument("--simulate", action="store_true", help="calibrate the simulated scale")
     p.add_argument("--data-dir", help="override device.data_dir")
+
+    p = sub.add_parser("status", parents=[common], help="health of the running daemon, its storage and MQTT")
+    p.add_argument("--data-dir", help="override device.data_dir")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+    p = sub.add_parser("install-service", help="install the systemd unit (Type=notify, watchdog, sandboxed)")
+    p.add_argument("--dest", metavar="DIR", default="/etc/systemd/system",
+                   help="directory to write crampwatch.service into (default: /etc/systemd/system)")
+    p.add_argument("--create-user", action="store_true",
+                   help="create the 'crampwatch' system user and add it to the gpio and i2c groups")
     return parser
 
 
@@ -232,6 +242,29 @@ def cmd_calibrate(args) -> int:
     return run_calibration(config, simulate=args.simulate)
 
 
+def cmd_status(args) -> int:
+    from device.status import collect_status, format_status
+
+    config = _load(args, **{"device.data_dir": args.data_dir})
+    status = collect_status(config)
+    if args.json:
+        import json
+
+        print(json.dumps(status, indent=1, sort_keys=True))
+    else:
+        print(format_status(status), end="")
+    return 0 if status["daemon"]["running"] else 3
+
+
+def cmd_install_service(args) -> int:
+    from pathlib import Path
+
+    from device.service import install
+
+    install(Path(args.dest), make_user=args.create_user)
+    return 0
+
+
 def _bad(message: str) -> CrampwatchError:
     from device.errors import ConfigError
 
@@ -241,7 +274,7 @@ def _bad(message: str) -> CrampwatchError:
 _COMMANDS = {
     "run": cmd_run, "demo": cmd_demo, "replay": cmd_replay, "simulate": cmd_simulate,
     "export": cmd_export, "check-config": cmd_check_config, "calibrate": cmd_calibrate,
-    "set-password": cmd_set_password,
+    "set-password": cmd_set_password, "status": cmd_status, "install-service": cmd_install_service,
 }
 
 if __name__ == "__main__":

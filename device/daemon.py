@@ -28,7 +28,7 @@ class Daemon:
     >>> from device.config import Config
     >>> d = Daemon(Config.model_validate({"device": {"data_dir": ":memory:"}}), simulate=True)
     >>> [name for name, _start, _stop in d.steps]
-    ['storage', 'mqtt', 'bottle', 'bed', 'reminders', 'dashboard']
+    ['storage', 'mqtt', 'bottle', 'bed', 'reminders', 'health', 'dashboard']
     """
 
     def __init__(self, config: Config, *, simulate: bool = False, hardware=None):
@@ -45,6 +45,7 @@ class Daemon:
         self._pin_factory = None
         self.dashboard = None
         self.mqtt = None
+        self.health_writer = None
         # What MQTT publishes as <base>/state and how it handles commands; the parts that
         # own intake, reminders and the scale fill these in before start().
         self.mqtt_state_provider: Callable[[], dict] | None = self.state
@@ -57,6 +58,7 @@ class Daemon:
             ("bottle", self._start_bottle, self._stop_bottle),
             ("bed", self._start_bed, self._stop_bed),
             ("reminders", self._start_reminders, self._stop_reminders),
+            ("health", self._start_health, self._stop_health),  # health.json for `crampwatch status`
             ("dashboard", self._start_dashboard, self._stop_dashboard),  # last: it shows all the others
         ]
 
@@ -212,6 +214,22 @@ class Daemon:
         if self.reminders is not None:
             self.reminders.stop()
 
+    def _start_health(self) -> None:
+        from device.health_file import HealthWriter, daemon_snapshot, health_path
+
+        in_memory = self.config.device.data_dir == ":memory:"
+        self.health_writer = HealthWriter(None if in_memory else health_path(self.config.data_path),
+                                          lambda: daemon_snapshot(self))
+        self.health_writer.start()
+
+    def _stop_health(self) -> None:
+        if self.health_writer is not None:
+            self.health_writer.stop()
+
+    def health_loop_alive(self) -> bool:
+        """The systemd watchdog pings only while this is true."""
+        return self.health_writer is not None and self.health_writer.alive()
+
     def _start_dashboard(self) -> None:
         from dashboard.server import for_daemon
 
@@ -226,14 +244,22 @@ class Daemon:
 
 def run_daemon(config: Config, *, simulate: bool = False, duration: float | None = None) -> int:
     """Run until SIGTERM/SIGINT (or ``duration`` seconds); return the exit status."""
+    from device.sdnotify import Notifier, Watchdog
+
     setup_logging(config.logging.level)
     daemon = Daemon(config, simulate=simulate)
+    notifier = Notifier()  # systemd Type=notify; does nothing without $NOTIFY_SOCKET
+    watchdog = Watchdog(notifier, daemon.health_loop_alive, status=lambda: f"health: {daemon.health.overall}")
     stop = lambda signum, frame: daemon.stop_event.set()  # noqa: E731
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         daemon.start()
+        notifier.ready(f"running; health: {daemon.health.overall}")
+        watchdog.start()
         daemon.wait(duration)
     finally:
+        notifier.stopping()
+        watchdog.stop()
         daemon.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

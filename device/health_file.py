@@ -1,0 +1,117 @@
+"""The daemon's health loop: a ``health.json`` snapshot in the data directory.
+
+The live health lives in the daemon's memory; ``crampwatch status`` (another
+process) reads this file instead. It is replaced atomically (temp file, fsync-free
+``os.replace``) every few seconds, so a reader never sees half a file, and its
+``written_at`` tells how old it is: a stale file means the daemon is not running.
+The loop's heartbeat is also what the systemd watchdog checks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "health.json"
+INTERVAL_S = 2.0
+
+
+class HealthWriter:
+    """Writes ``snapshot()`` to ``path`` every ``interval`` seconds on a thread.
+
+    ``path`` None runs the loop (the heartbeat) without writing (an in-memory store).
+    """
+
+    def __init__(self, path: Path | None, snapshot: Callable[[], dict], *, interval: float = INTERVAL_S):
+        self.path = path
+        self._snapshot = snapshot
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_beat: float | None = None  # time.monotonic() of the last completed round
+        self.write_errors = 0
+
+    def start(self) -> None:
+        self.beat()  # the first file is there when start() returns
+        self._thread = threading.Thread(target=self._run, name="health-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.beat()
+
+    def beat(self) -> None:
+        """Take one snapshot and write it; a failed write (disk full) is logged, not raised."""
+        try:
+            data = self._snapshot()
+            if self.path is not None:
+                write_atomic(self.path, data)
+        except Exception as exc:  # noqa: BLE001 - health must never take the daemon down
+            self.write_errors += 1
+            if self.write_errors == 1 or self.write_errors % 100 == 0:
+                log.warning("cannot write %s: %s: %s", self.path, type(exc).__name__, exc)
+        self.last_beat = time.monotonic()
+
+    def alive(self) -> bool:
+        """True while the loop runs and has beaten recently (what the watchdog checks)."""
+        if self._thread is None or not self._thread.is_alive() or self.last_beat is None:
+            return False
+        return time.monotonic() - self.last_beat < max(3 * self.interval, 10.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+def write_atomic(path: Path, data: dict) -> None:
+    """Replace ``path`` with ``data`` as JSON; readers see the old or the new file, never half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def daemon_snapshot(daemon) -> dict:
+    """What the daemon writes: overall state, every part's health, pid and time."""
+    store = daemon.store
+    return {
+        "written_at": time.time(),
+        "pid": os.getpid(),
+        "simulate": daemon.simulate,
+        "overall": daemon.health.overall,
+        "parts": daemon.health.snapshot(),
+        "db_path": None if store is None else store.path,
+    }
+
+
+def health_path(data_path: Path) -> Path:
+    """Where the snapshot lives: beside the database (``data_dir`` may name the file itself)."""
+    data_path = Path(data_path)
+    if data_path.suffix in (".sqlite3", ".db") and not data_path.is_dir():
+        return data_path.with_name(FILE_NAME)
+    return data_path / FILE_NAME
+
+
+def read_health(path: Path) -> dict | None:
+    """The snapshot at ``path``, or None when there is none (or it is unreadable)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
