@@ -25,7 +25,7 @@ def sse(event: str | None, data) -> str:
 class LiveHub:
     """Fans committed events out to open streams and builds each stream's messages."""
 
-    def __init__(self, store, *, max_streams: int = 4, keepalive_s: float = 15.0, tick_s: float = 1.0,
+    def __init__(self, store, *, max_streams: int = 8, keepalive_s: float = 15.0, tick_s: float = 1.0,
                  max_age_s: float = 600.0):
         self.max_streams, self.keepalive_s, self.tick_s, self.max_age_s = max_streams, keepalive_s, tick_s, max_age_s
         self._queues: set[queue.Queue] = set()
@@ -64,11 +64,12 @@ class LiveHub:
         with self._lock:
             self._queues.discard(q)
 
-    def stream(self, q: queue.Queue, state, tz):
+    def stream(self, q: queue.Queue, state, tz, gone=None):
         """Yield SSE text until the hub closes, the stream ages out or the client goes.
 
         ``state()`` returns ``{"weight": ..., "reminder": ..., "health": ...}``; each part
-        is sent when it changes.
+        is sent when it changes. ``gone()`` (waitress's ``client_disconnected``) ends the
+        stream as soon as the browser leaves, freeing its thread.
         """
         try:
             yield "retry: 3000\n\n"
@@ -76,7 +77,7 @@ class LiveHub:
             started = last_sent = time.monotonic()
             while not self._closed.is_set():
                 now = time.monotonic()
-                if now - started > self.max_age_s:
+                if now - started > self.max_age_s or (gone is not None and gone()):
                     break
                 chunks = []
                 for name, value in state().items():

@@ -17,6 +17,7 @@ from dashboard.localtime import clock, night_bounds, night_of
 AXES = ((time(20), 14, 2), (time(18), 18, 3), (time(12), 24, 4))  # start, hours, tick step
 ATTACH_AFTER_S = 600.0
 DOCTOR_NIGHTS, DOCTOR_WINDOW = 3, 7
+MOVEMENT_BINS = 280
 
 
 def nights(store, tz: ZoneInfo, last: date, count: int, *, epochs=None) -> list[dict]:
@@ -102,8 +103,13 @@ def _timeline(night: dict, tz: ZoneInfo, epochs) -> dict:
                              "title": f"{w['from']}-{w['to']} awake{' (cramp)' if w['cramp'] else ''}"})
     out["cramps"] = [{"x": x(c["t"]), "title": f"{c['time']} cramp"} for c in night["cramps"]]
     if epochs is not None:
-        points = [(t, c) for t, c in epochs(a, b) if c == c and c is not None]
-        if points:
-            peak = max(c for _, c in points) or 1.0
-            out["movement"] = " ".join(f"{x(t)},{round(62 - 22 * min(1.0, c / peak), 1)}" for t, c in points)
+        bins: dict[int, float] = {}  # at most MOVEMENT_BINS points a night: the busiest epoch of each bin
+        for t, c in epochs(a, b):
+            if c is not None and c == c:
+                k = min(MOVEMENT_BINS - 1, int((t - a) / (b - a) * MOVEMENT_BINS))
+                bins[k] = max(bins.get(k, 0.0), float(c))
+        if bins:
+            peak = max(bins.values()) or 1.0
+            out["movement"] = " ".join(f"{round((k + 0.5) * 1000 / MOVEMENT_BINS, 1)},{round(62 - 22 * min(1.0, c / peak), 1)}"
+                                       for k, c in sorted(bins.items()))
     return out

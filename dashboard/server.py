@@ -76,7 +76,10 @@ class DashboardServer:
         _probe(self.host, self.port)  # waitress leaks its sockets when its own bind fails
         self._server = create_server(self.app, host=self.host, port=self.port, threads=self.threads,
                                      ident="crampwatch", clear_untrusted_proxy_headers=True,
-                                     channel_timeout=60, connection_limit=64)
+                                     channel_timeout=60, connection_limit=64,
+                                     # keep reading while a request runs, so a live stream
+                                     # learns at once that its browser went away
+                                     channel_request_lookahead=1)
         self.port = self._server.effective_port
         self._thread = threading.Thread(target=self._server.run, name="dashboard", daemon=True)
         self._thread.start()
@@ -125,7 +128,8 @@ def for_daemon(daemon) -> DashboardServer | None:
     if worker is not None:
         scale = WorkerScale(worker, lambda: _worker_calibration(worker), lambda cal: _set_worker_calibration(worker, cal))
     app = create_app(config, store=daemon.store, health=health, scale=scale,
-                     reminders=getattr(daemon, "reminders", None), epochs=getattr(daemon, "epochs", None))
+                     reminders=getattr(daemon, "reminders", None),
+                     epochs=getattr(daemon, "epochs", None) or _store_epochs(daemon.store))
     server = DashboardServer(app, section.host, section.port)
     try:
         server.start()
@@ -138,13 +142,25 @@ def for_daemon(daemon) -> DashboardServer | None:
 
 
 def _worker_calibration(worker):
-    if hasattr(worker, "calibration"):
-        return worker.calibration()
-    return worker._calibration()  # BottleWorker keeps the callable it was given
+    """What the bottle worker converts with (its ``calibration``)."""
+    current = getattr(worker, "calibration", None)
+    if current is None:
+        return worker._calibration()  # an older BottleWorker kept a callable
+    return current() if callable(current) else current
 
 
 def _set_worker_calibration(worker, calibration) -> None:
+    """Make the bottle worker convert with ``calibration`` from its next reading."""
     if hasattr(worker, "set_calibration"):
         worker.set_calibration(calibration)
-    else:  # until BottleWorker has a public setter: it reads this callable at every sample
+    elif hasattr(worker, "calibration") and not callable(worker.calibration):
+        worker.calibration = calibration
+    else:
         worker._calibration = lambda: calibration
+
+
+def _store_epochs(store):
+    """Night movement from the store's per-epoch bed activity, when it keeps any."""
+    if not hasattr(store, "epochs"):
+        return None
+    return lambda start, end: [(row[0], row[1]) for row in store.epochs(start, end)]

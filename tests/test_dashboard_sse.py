@@ -103,11 +103,24 @@ def test_waitress_streams_without_buffering_and_stops_with_open_streams(store, s
         assert b"retry: 3000" in sr.fp.read1(4096)  # arrives at once, not when a buffer fills
         assert time.monotonic() - started < 2.0
         conn.close()
+        hub = app.extensions["crampwatch"].extras["live"]
+        assert hub.open_streams == 1
+        sr.close()
+        stream.close()  # the browser leaves: its thread is free again within a tick or two
+        deadline = time.monotonic() + 3
+        while hub.open_streams and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert hub.open_streams == 0
+        stream = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        stream.request("GET", "/api/v1/stream")
+        sr = stream.getresponse()
+        sr.fp.read1(4096)
     finally:
         t0 = time.monotonic()
         server.stop()
         assert time.monotonic() - t0 < 8.0
     assert not server._thread.is_alive()
+    sr.close()
     stream.close()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", server.port), timeout=1).close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
 
 from dashboard import state
 from dashboard.api import bp
@@ -19,7 +19,7 @@ def stream():
     if q is None:
         raise ApiError(503, "too many live streams are open; close a tab", headers={"Retry-After": "10"})
     tz = svc.effective.tz
-    body = hub.stream(q, lambda: state.live(svc), tz)
+    body = hub.stream(q, lambda: state.live(svc), tz, request.environ.get("waitress.client_disconnected"))
     response = Response(body, mimetype="text/event-stream",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     response.call_on_close(lambda: hub.release(q))

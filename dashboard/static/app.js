@@ -46,6 +46,14 @@
   function connect() {
     if (source || !window.EventSource) return;
     source = new EventSource('/api/v1/stream');
+    source.addEventListener('error', function () {
+      // The browser retries a dropped stream by itself, but not one refused (busy, or a
+      // restart in progress): try again a little later.
+      if (source && source.readyState === EventSource.CLOSED) {
+        source = null;
+        setTimeout(connect, 10000);
+      }
+    });
     ['weight', 'reminder', 'health', 'event'].forEach(function (name) {
       source.addEventListener(name, function (e) { dispatch(name, JSON.parse(e.data)); });
     });
