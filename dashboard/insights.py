@@ -43,8 +43,8 @@ class _Cache:
         svc = services()
         config, now = svc.effective, svc.clock()
         key = (weeks, insights.last_night_day(now, config), svc.store.count_events(),
-               insights.goal_ml(svc.store, config), config.insights, config.hydration, config.stretch,
-               config.device.timezone)
+               insights.goal_ml(svc.store, config), config.insights.model_dump_json(),
+               config.hydration.model_dump_json(), config.stretch.model_dump_json(), config.device.timezone)
         with self._lock:
             hit = self._items.get(key)
         if hit is None:

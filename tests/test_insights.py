@@ -214,3 +214,54 @@ def test_nightly_rows_hold_the_day_before():
     assert first["intake_ml"] == pytest.approx(sum(drinks), abs=0.1)
     assert first["late_intake_ml"] == pytest.approx(drinks[-1], abs=0.1)  # 21:00 is within 3 h of 23:00
     assert 6.8 < first["asleep_h"] < 7.4  # 7.0-7.5 h asleep less two wake-ups (9 min)
+
+
+# -- the dashboard's Insights page and API ---------------------------------------------------
+from tests.test_dashboard_fixtures import (  # noqa: E402,F401  (fixtures)
+    NOW, app, client, health, make_config, reminders, scale, seeded, store,
+)
+
+
+def test_the_insights_page_renders_with_charts_and_sentences(client):
+    r = client.get("/insights")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    html = r.get_data(as_text=True)
+    assert "<h1>Insights</h1>" in html and 'href="/insights"' in html  # in the navigation
+    assert html.index('href="/nights"') < html.index('href="/insights"') < html.index('href="/settings"')
+    assert '<svg class="chart nights"' in html and "not a diagnosis" in html
+    assert "<script>" not in html and ' style="' not in html  # the dashboard's CSP
+    assert 'id="cmp-goal"' in html and 'id="cmp-stretch"' in html and "Not enough nights yet" not in html
+    for period in ("4", "26", "all"):
+        assert client.get(f"/insights?weeks={period}").status_code == 200
+    assert client.get("/insights?weeks=7").status_code == 404
+
+
+def test_the_insights_page_says_when_there_are_not_enough_nights(seeded, health):
+    from dashboard import create_app
+
+    app = create_app(make_config(insights={"min_nights": 60}), store=seeded, health=health, clock=lambda: NOW,
+                     test_config={"TESTING": True})
+    html = app.test_client().get("/insights").get_data(as_text=True)
+    assert "Not enough nights yet: 29 recorded nights, 60 needed (31 more)." in html
+    assert 'id="cmp-goal"' not in html
+
+
+def test_the_insights_api(client):
+    data = client.get("/api/v1/insights").get_json()
+    assert data["enough"] and {c["key"] for c in data["comparisons"]} == {"goal", "stretch", "quartiles"}
+    assert set(data["doctor"]) == {"raised", "cramp_nights", "nights", "threshold", "message"}
+    assert len(data["rows"]) == data["summary"]["nights"] and data["rows"][-1]["night"] == "2026-11-24"
+    assert client.get("/api/v1/insights?weeks=2").get_json()["message"].startswith("Not enough nights yet")
+    bad = client.get("/api/v1/insights?weeks=x")
+    assert bad.status_code == 400 and "weeks" in bad.get_json()["fields"]
+
+
+def test_the_insights_page_shows_the_doctor_flag(app, client, store):
+    from dashboard.insights import PERIODS  # noqa: F401
+    day = date(2026, 11, 17)
+    for k in range(3):
+        d = day + timedelta(days=2 * k)
+        store.add_event(CrampLog(t=datetime.combine(d + timedelta(days=1), time(3), TZ).timestamp(),
+                                 confirmed=True, source="button"))
+    html = client.get("/insights").get_data(as_text=True)
+    assert 'id="doctor-flag"' in html and "weakness, swelling or numbness" in html
