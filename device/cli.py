@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     p.add_argument("--type", action="append", dest="types", metavar="TYPE", help="only this event type (repeatable)")
     p.add_argument("--data-dir", help="override device.data_dir")
+    p.add_argument("--summaries", metavar="DIR",
+                   help="instead: write daily.csv and nightly.csv summaries (intake, stretching, nights, cramps) into DIR")
+
+    p = sub.add_parser("report", parents=[common], help="write a printable HTML report for a doctor's visit")
+    p.add_argument("--weeks", type=int, default=4, help="how many weeks up to last night (default 4)")
+    p.add_argument("--out", metavar="FILE", help="write to FILE (default: stdout)")
+    p.add_argument("--data-dir", help="override device.data_dir")
 
     p = sub.add_parser("check-config", parents=[common], help="print the effective configuration or its errors")
     p.add_argument("--reference", action="store_true", help="print the settings reference (Markdown)")
@@ -215,10 +222,45 @@ def cmd_export(args) -> int:
     from device.storage import open_store
 
     config = _load(args, **{"device.data_dir": args.data_dir})
+    if args.summaries:
+        return cmd_export_summaries(args, config)
     with open_store(config.data_path) as store:
         events = store.events(types=args.types)
         writer = export.write_jsonl if args.format == "jsonl" else export.write_csv
         writer(events, sys.stdout)
+    return 0
+
+
+def cmd_export_summaries(args, config) -> int:
+    from device.report import write_summaries
+    from device.storage import open_store
+
+    if args.types or args.format != "jsonl":
+        raise _bad("--summaries writes its own CSV files; leave out --type and --format")
+    with open_store(config.data_path) as store:
+        paths = write_summaries(store, config, args.summaries)
+    print(f"wrote {' and '.join(str(p) for p in paths)}", file=sys.stderr)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from device.report import write_report
+    from device.storage import open_store
+
+    if not 1 <= args.weeks <= 520:
+        raise _bad("--weeks must be between 1 and 520")
+    config = _load(args, **{"device.data_dir": args.data_dir})
+    with open_store(config.data_path) as store:
+        html = write_report(store, config, args.weeks)
+    if args.out:
+        try:
+            with open(args.out, "w", encoding="utf-8") as f:
+                f.write(html)
+        except OSError as exc:
+            raise _bad(f"cannot write {args.out}: {exc.strerror}") from None
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(html)
     return 0
 
 
@@ -275,6 +317,7 @@ _COMMANDS = {
     "run": cmd_run, "demo": cmd_demo, "replay": cmd_replay, "simulate": cmd_simulate,
     "export": cmd_export, "check-config": cmd_check_config, "calibrate": cmd_calibrate,
     "set-password": cmd_set_password, "status": cmd_status, "install-service": cmd_install_service,
+    "report": cmd_report,
 }
 
 if __name__ == "__main__":
