@@ -274,6 +274,18 @@ class DoctorFlagCache:
         return self._value
 
 
+def daemon_doctor_flag(daemon, now: float) -> dict[str, Any] | None:
+    """The doctor flag for the MQTT state of a running daemon, cached on it (None on a glitch)."""
+    cache = daemon.__dict__.setdefault("doctor_flag_cache", DoctorFlagCache())
+    try:
+        return cache.get(daemon.store, daemon.config, now)
+    except Exception:  # the state must publish even if this part fails
+        import logging
+
+        logging.getLogger(__name__).warning("doctor flag not computed", exc_info=True)
+        return None
+
+
 # -- everything at once ----------------------------------------------------------------------
 def analyse(store, config: Config, now: float, *, weeks: int | None = None) -> dict[str, Any]:
     """The per-night table, the comparisons and the doctor flag up to last night.

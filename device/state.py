@@ -38,6 +38,13 @@ def daemon_state(daemon, now: float | None = None) -> dict[str, Any]:
         "last_night": status.get("last_night"),
         "reminder_active": bool(status.get("reminder")),
         "reminder": status.get("reminder"),
+        "doctor_flag": _doctor_flag(daemon, now),  # cramp nights lately (device.insights), cached
         # "health" is left to the MQTT service: per-part states only, so that the
         # retained state changes when health does, not with every sample's age.
     }
+
+
+def _doctor_flag(daemon, now: float) -> dict[str, Any] | None:
+    from device.insights import daemon_doctor_flag
+
+    return daemon_doctor_flag(daemon, now)

@@ -265,3 +265,28 @@ def test_the_insights_page_shows_the_doctor_flag(app, client, store):
                                  confirmed=True, source="button"))
     html = client.get("/insights").get_data(as_text=True)
     assert 'id="doctor-flag"' in html and "weakness, swelling or numbness" in html
+
+
+def test_the_mqtt_state_carries_the_doctor_flag():
+    from types import SimpleNamespace
+
+    from device.state import daemon_state
+
+    store = Store(":memory:")
+    now = week(store, {0, 3, 6})
+    daemon = SimpleNamespace(store=store, config=config(), reminders=None, bottle=None)
+    state = daemon_state(daemon, now)
+    assert state["doctor_flag"]["raised"] and state["doctor_flag"]["cramp_nights"] == 3
+    assert "see a doctor" in state["doctor_flag"]["message"]
+    assert daemon_state(daemon, now + 60)["doctor_flag"] is state["doctor_flag"]  # cached, not recomputed
+
+
+def test_a_failing_doctor_flag_leaves_the_state_publishable():
+    from types import SimpleNamespace
+
+    class Failing:
+        def events(self, *args, **kwargs):
+            raise OSError("disk I/O error")
+
+    daemon = SimpleNamespace(store=Failing(), config=config())
+    assert insights.daemon_doctor_flag(daemon, at(FIRST, 12.0)) is None
