@@ -50,8 +50,24 @@ def build(days: int, data_dir: str):
 
     config = Config.model_validate({"device": {"data_dir": data_dir, "timezone": "Europe/Berlin"}})
     store = Store(config.data_path)
-    seeded = seed_history(store, days, end=time.time(), tz=config.tz, seed=7)
-    app = create_app(config, store=store, reminders=_Reminders())
+    now = time.time()
+    seeded = seed_history(store, days, end=now, tz=config.tz, seed=7)
+    epochs = None
+    if hasattr(store, "add_epochs"):  # the bed's 30 s activity epochs, day and night, as the daemon keeps them
+        import random
+        from types import SimpleNamespace
+
+        rng = random.Random(7)
+        start = int(now - days * 86400)
+        for day in range(days):
+            t0 = start + day * 86400
+            store.add_epochs([SimpleNamespace(t=float(t), activity=rng.expovariate(0.2), presence=1.0)
+                              for t in range(t0, t0 + 86400, 30)])
+        from dashboard.server import _store_epochs
+
+        epochs = _store_epochs(store)
+        seeded["epochs"] = days * 2880
+    app = create_app(config, store=store, reminders=_Reminders(), epochs=epochs)
     return app, store, seeded
 
 
@@ -162,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="crampwatch-bench-") as tmp:
         t0 = time.perf_counter()
         app, store, seeded = build(args.days, tmp)
-        print(f"{seeded['days']} days of simulated history, {seeded['events']:,} events "
-              f"(stored in {time.perf_counter() - t0:.1f} s); {args.requests} requests each over HTTP on loopback\n")
+        print(f"{seeded['days']} days of simulated history, {seeded['events']:,} events"
+              + (f" and {seeded['epochs']:,} bed activity epochs" if seeded.get("epochs") else "")
+              + f" (stored in {time.perf_counter() - t0:.1f} s); {args.requests} requests each over HTTP on loopback\n")
         server = DashboardServer(app, "127.0.0.1", 0)
         server.start()
         try:

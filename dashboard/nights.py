@@ -20,8 +20,8 @@ DOCTOR_NIGHTS, DOCTOR_WINDOW = 3, 7
 MOVEMENT_BINS = 280
 
 
-def nights(store, tz: ZoneInfo, last: date, count: int, *, epochs=None) -> list[dict]:
-    """The ``count`` nights up to the one of ``last``, newest first."""
+def nights(store, tz: ZoneInfo, last: date, count: int, *, epochs=None, timeline: bool = True) -> list[dict]:
+    """The ``count`` nights up to the one of ``last``, newest first (with their drawing if ``timeline``)."""
     first = last - timedelta(days=count - 1)
     since, until = night_bounds(first, tz)[0], night_bounds(last, tz)[1]
     by_night: dict[date, dict] = {}
@@ -57,7 +57,8 @@ def nights(store, tz: ZoneInfo, last: date, count: int, *, epochs=None) -> list[
         night["wake_count"] = len(night["wakes"])
         night["cramp_count"] = sum(w["cramp"] for w in night["wakes"]) + len(night["cramps"])
         night["recorded"] = bool(night["sleep"] or night["wakes"] or night["cramps"])
-        night["timeline"] = _timeline(night, tz, epochs)
+        if timeline:
+            night["timeline"] = _timeline(night, tz, epochs)
     return sorted(by_night.values(), key=lambda n: n["date"], reverse=True)
 
 

@@ -27,9 +27,7 @@ def nights():
     tz = svc.effective.tz
     last = date_arg("last", night_of(svc.clock() - 8 * 3600.0, tz))  # tonight from 20:00
     count = int_arg("count", 14, 1, 62)
-    rows = night_data.nights(svc.store, tz, last, count, epochs=svc.epochs)
-    for row in rows:
-        row.pop("timeline", None)
+    rows = night_data.nights(svc.store, tz, last, count, timeline=False)
     return jsonify({"nights": rows, "doctor_note": night_data.doctor_note(rows)})
 
 
