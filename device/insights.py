@@ -118,6 +118,11 @@ def _num(x: float | None) -> str:
     return "–" if x is None else f"{x:.2f}".rstrip("0").rstrip(".") if x < 10 else f"{x:.0f}"
 
 
+def _lower(label: str) -> str:
+    """A group's label inside a sentence ("Below the goal" -> "below the goal"; "Q1: ..." stays)."""
+    return label if label[:1] == "Q" else label[:1].lower() + label[1:]
+
+
 def _group(label: str, rows: list[dict]) -> dict[str, Any]:
     n = len(rows)
     k = sum(1 for r in rows if r["cramp_night"])
@@ -158,7 +163,7 @@ def compare_groups(key: str, title: str, exposed: tuple[str, list[dict]], refere
     small = [g for g in (a, b) if g["nights"] < min_group]
     if small:
         out["enough"] = False
-        out["sentence"] = (f"Not enough nights yet to compare: {' and '.join(g['label'].lower() for g in small)} "
+        out["sentence"] = (f"Not enough nights yet to compare: {' and '.join(_lower(g['label']) for g in small)} "
                            f"had fewer than {min_group} nights ({', '.join(str(g['nights']) for g in small)}).")
         return out
     if a["cramp_nights"] + b["cramp_nights"] == 0:
@@ -168,15 +173,15 @@ def compare_groups(key: str, title: str, exposed: tuple[str, list[dict]], refere
     out |= rate_ratio((a["cramp_nights"], a["nights"]), (b["cramp_nights"], b["nights"]))
     out["finding"] = out["p_value"] < alpha
     facts = (f"Cramps came on {a['cramp_nights']} of {a['nights']} nights ({_pct(a['rate'])}) {after} "
-             f"{a['label'].lower()} and on {b['cramp_nights']} of {b['nights']} ({_pct(b['rate'])}) {after} "
-             f"{b['label'].lower()}")
+             f"{_lower(a['label'])} and on {b['cramp_nights']} of {b['nights']} ({_pct(b['rate'])}) {after} "
+             f"{_lower(b['label'])}")
     ratio = out["rate_ratio"]
     stats = (f"rate ratio {_num(ratio)}" + (f" (95% CI {_num(out['ci_low'])} to {_num(out['ci_high'])})"
                                              if out["ci_low"] is not None else "")
              + f", exact test p = {out['p_value']:.3g}")
     if out["finding"]:
         more = "more" if (ratio is None or ratio > 1) else "less"
-        out["sentence"] = (f"{facts}: cramp nights were {more} common {after} {a['label'].lower()} ({stats}). "
+        out["sentence"] = (f"{facts}: cramp nights were {more} common {after} {_lower(a['label'])} ({stats}). "
                            "A difference this large would be unusual by chance alone; it is an association in "
                            "your nights, not proof of a cause.")
     else:

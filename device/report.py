@@ -25,26 +25,28 @@ def _fmt(value: float | None, digits: int = 0) -> str:
 
 
 # -- SVG charts ------------------------------------------------------------------------------
-def svg_group_rates(comparison: dict[str, Any], *, width: int = 560) -> str:
-    """Horizontal bars: the share of cramp nights in each group of a comparison."""
+def svg_group_rates(comparison: dict[str, Any], *, width: int = 340) -> str:
+    """Bars: the share of cramp nights in each group of a comparison (label above each bar).
+
+    Drawn at its natural size where there is room and scaled down on a narrow screen
+    (width 100 %, fixed height, ``meet``), so the labels stay legible on a phone.
+    """
     groups = comparison.get("groups") or []
     if not groups:
         return ""
-    bar_h, gap, left, right = 22, 12, 190, 110
-    height = len(groups) * (bar_h + gap) + gap
-    span = width - left - right
-    parts = [f'<svg class="chart rates" viewBox="0 0 {width} {height}" '
-             f'width="100%" role="img" '
+    row, bar_h, span = 40, 16, 230
+    height = len(groups) * row + 4
+    parts = [f'<svg class="insight-chart rates" viewBox="0 0 {width} {height}" width="100%" height="{height}" '
+             f'preserveAspectRatio="xMinYMin meet" role="img" '
              f'aria-label="{escape(comparison["title"])}: share of nights with cramps per group">']
     for k, g in enumerate(groups):
-        y = gap + k * (bar_h + gap)
+        y = k * row + 4
         rate = g["rate"] or 0.0
-        parts.append(f'<text x="{left - 8}" y="{y + bar_h * 0.7:.1f}" text-anchor="end" font-size="13" '
-                     f'fill="currentColor">{escape(g["label"])}</text>')
-        parts.append(f'<rect x="{left}" y="{y}" width="{span}" height="{bar_h}" fill="{MUTED}" fill-opacity="0.18"/>')
-        parts.append(f'<rect x="{left}" y="{y}" width="{span * rate:.1f}" height="{bar_h}" fill="{CRAMP}">'
+        parts.append(f'<text x="0" y="{y + 11}" font-size="12" fill="currentColor">{escape(g["label"])}</text>')
+        parts.append(f'<rect x="0" y="{y + 16}" width="{span}" height="{bar_h}" fill="{MUTED}" fill-opacity="0.2"/>')
+        parts.append(f'<rect x="0" y="{y + 16}" width="{span * rate:.1f}" height="{bar_h}" fill="{CRAMP}">'
                      f'<title>{g["cramp_nights"]} of {g["nights"]} nights</title></rect>')
-        parts.append(f'<text x="{left + span + 8}" y="{y + bar_h * 0.7:.1f}" font-size="13" fill="currentColor">'
+        parts.append(f'<text x="{span + 6}" y="{y + 28}" font-size="12" fill="currentColor">'
                      f'{round(100 * rate)}% ({g["cramp_nights"]}/{g["nights"]})</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -59,8 +61,9 @@ def svg_nights(rows: list[dict[str, Any]], *, width: int = 720) -> str:
     goal = max(r["goal_ml"] for r in rows) or 1.0
     peak = max([goal * 1.5] + [r["intake_ml"] for r in rows])
     scale = (base - top) / peak
-    parts = [f'<svg class="chart nights" viewBox="0 0 {width} {height}" '
-             f'width="100%" role="img" aria-label="Intake per day, cramp nights and stretching">']
+    parts = [f'<svg class="insight-chart nights" viewBox="0 0 {width} {height}" '
+             f'width="100%" height="{height}" preserveAspectRatio="xMinYMin meet" role="img" '
+             f'aria-label="Intake per day, cramp nights and stretching">']
     gy = base - goal * scale
     for k, r in enumerate(rows):
         x = k * step
@@ -125,7 +128,7 @@ h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.1rem; margin-t
 table { border-collapse: collapse; width: 100%; font-size: 12.5px; } th, td { border-bottom: 1px solid #e2e8f0;
        padding: .2rem .4rem; text-align: right; } th:first-child, td:first-child { text-align: left; }
 .muted { color: #5d6a7a; } .doctor { background: #fdeced; color: #7a1f1f; border: 1px solid #f1b9b9; padding: .7rem 1rem;
-       border-radius: 8px; } .legend { font-size: 12px; color: #5d6a7a; } .chart { max-width: 100%; height: auto; }
+       border-radius: 8px; } .legend { font-size: 12px; color: #5d6a7a; } .insight-chart { max-width: 100%; }
 .facts { display: grid; grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr)); gap: .4rem 1.5rem; }
 .facts div { border-left: 3px solid #3b8ef0; padding-left: .5rem; } .facts b { display: block; font-size: 1.2rem; }
 @media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; } section, tr { break-inside: avoid; } }

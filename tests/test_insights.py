@@ -228,7 +228,7 @@ def test_the_insights_page_renders_with_charts_and_sentences(client):
     html = r.get_data(as_text=True)
     assert "<h1>Insights</h1>" in html and 'href="/insights"' in html  # in the navigation
     assert html.index('href="/nights"') < html.index('href="/insights"') < html.index('href="/settings"')
-    assert '<svg class="chart nights"' in html and "not a diagnosis" in html
+    assert '<svg class="insight-chart nights"' in html and "not a diagnosis" in html
     assert "<script>" not in html and ' style="' not in html  # the dashboard's CSP
     assert 'id="cmp-goal"' in html and 'id="cmp-stretch"' in html and "Not enough nights yet" not in html
     for period in ("4", "26", "all"):
@@ -290,3 +290,64 @@ def test_a_failing_doctor_flag_leaves_the_state_publishable():
 
     daemon = SimpleNamespace(store=Failing(), config=config())
     assert insights.daemon_doctor_flag(daemon, at(FIRST, 12.0)) is None
+
+
+# -- in headless Chromium (the dashboard's browser-test setup) -------------------------------
+@pytest.fixture(scope="module")
+def insights_site(tmp_path_factory):
+    """The dashboard over 120 days of simulated history, served by waitress on a free port."""
+    import time as clock
+
+    from dashboard import create_app
+    from dashboard.server import DashboardServer
+    from simulator.history import seed_history
+
+    store = Store(tmp_path_factory.mktemp("insights-e2e"))
+    seed_history(store, 120, end=clock.time(), tz=TZ, seed=4)
+    app = create_app(config(), store=store)
+    server = DashboardServer(app, "127.0.0.1", 0)
+    server.start()
+    yield server.url.rstrip("/")
+    server.stop()
+    store.close()
+
+
+@pytest.mark.parametrize("width,height", [(390, 844), (1280, 900)])
+def test_the_insights_page_in_a_browser(insights_site, width, height):
+    import os
+
+    from tests.test_dashboard_browser import ARGS, CHROMIUM, _need
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need(False, "Playwright for Python is not installed")
+    _need(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing")
+    phone = width < 600
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=phone,
+                                          has_touch=phone, device_scale_factor=2 if phone else 1)
+            page = context.new_page()
+            errors = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(insights_site + "/nights")
+            page.get_by_role("link", name="Insights").click()
+            page.wait_for_url("**/insights")
+            assert page.locator("h1").inner_text() == "Insights"
+            assert page.locator("#cmp-goal svg rect").count() >= 4 and page.locator("#cmp-goal svg.insight-chart").is_visible()
+            assert "nights" in page.locator("#cmp-stretch .sentence").inner_text()
+            assert page.locator("#nights-chart svg.insight-chart").bounding_box()["width"] > 200
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, "scrolls sideways"
+            page.get_by_role("link", name="All").click()
+            page.wait_for_url("**/insights?weeks=all")
+            assert page.locator("#cmp-quartiles svg rect").count() >= 8
+            shots = os.environ.get("CRAMPWATCH_SCREENSHOTS")
+            if shots:
+                page.screenshot(path=os.path.join(shots, f"insights{'-phone' if phone else ''}.png"), full_page=True)
+            context.close()
+        finally:
+            browser.close()
+    assert errors == []
