@@ -29,7 +29,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None, heal
     the password file), ``LOGIN_LIMIT`` (failures per client per 5 minutes),
     ``ALLOWED_HOSTS``, ``LIVE`` (keyword arguments of :class:`dashboard.live.LiveHub`).
     """
-    from dashboard import api, auth, errors, pages, security
+    from dashboard import api, auth, errors, insights, pages, security
     from dashboard.calibration import CalibrationWizard
     from dashboard.intake import Totals
     from dashboard.live import LiveHub
@@ -69,6 +69,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None, heal
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    insights.init_app(app)  # the Insights page and /api/v1/insights, nav entry after Nights
     _template_helpers(app, svc)
     return app
 

@@ -52,6 +52,21 @@ SETTINGS = _obj(["sections"], sections={"type": "array", "items": _obj(
     ["section", "fields"], section=STR, title=STR, fields={"type": "array", "items": _obj(
         ["key", "schema", "editable", "overridden"], key=STR, schema={"type": "object"}, editable=BOOL,
         overridden=BOOL)})})
+GROUP = _obj(["label", "nights", "cramp_nights", "rate"], label=STR, nights=INT, cramp_nights=INT, rate=_nullable(NUM))
+COMPARISON = _obj(["key", "title", "groups", "enough", "finding", "rate_ratio", "ci_low", "ci_high", "p_value",
+                   "sentence"], key={"enum": ["goal", "stretch", "quartiles"]}, title=STR,
+                  groups={"type": "array", "items": GROUP}, enough=BOOL, finding=BOOL, rate_ratio=_nullable(NUM),
+                  ci_low=_nullable(NUM), ci_high=_nullable(NUM), p_value=_nullable(NUM), sentence=STR)
+INSIGHT_ROW = _obj(["night", "recorded", "wakes", "cramps", "cramp_night", "intake_ml", "goal_met", "stretched"],
+                   night=STR, morning=STR, recorded=BOOL, sleep_start=_nullable(NUM), sleep_end=_nullable(NUM),
+                   asleep_h=_nullable(NUM), wakes=INT, bed_exits=INT, cramps=INT, confirmed=INT, cramp_night=BOOL,
+                   intake_ml=NUM, intake_measured=BOOL, goal_ml=NUM, goal_met=BOOL, late_intake_ml=NUM, stretched=BOOL)
+DOCTOR = _obj(["raised", "cramp_nights", "nights", "threshold", "message"], raised=BOOL, cramp_nights=INT, nights=INT,
+              threshold=INT, message=_nullable(STR))
+INSIGHTS = _obj(["enough", "nights", "needed", "message", "comparisons", "rows", "doctor", "summary", "note"],
+                enough=BOOL, nights=INT, needed=INT, message=_nullable(STR), alpha=NUM, first=STR, last=STR,
+                goal_ml=NUM, late_intake_h=NUM, comparisons={"type": "array", "items": COMPARISON},
+                rows={"type": "array", "items": INSIGHT_ROW}, doctor=DOCTOR, summary={"type": "object"}, note=STR)
 HEALTH = _obj(["overall", "components", "version", "storage"], overall=STR, components={"type": "object"},
               version=STR, storage=_obj(["events"], events=INT))
 
@@ -155,6 +170,10 @@ def document() -> dict:
                                            body=_obj([], skip=BOOL), errors=CHANGE + (409, 422, 503))},
         "/calibration/reset": {"post": _op("Start the wizard again", _json(WIZARD), errors=(403,))},
         "/health": {"get": _op("Sensors, MQTT, storage and version", _json(HEALTH))},
+        "/insights": {"get": _op("Cramp nights by intake and stretching: per-night table, comparisons, doctor flag",
+                                 _json(INSIGHTS), params=[_q("weeks", {"type": "integer", "minimum": 0, "maximum": 520},
+                                                            "Only the last N weeks (0 or absent: all nights)")],
+                                 errors=(400,))},
         "/openapi.json": {"get": {"summary": "This document", "security": [],
                                   "responses": {"200": _json({"type": "object"})}}},
         "/stream": {"get": _op("Live updates (Server-Sent Events)", {
