@@ -99,6 +99,11 @@ class Daemon:
         data_dir = self.config.device.data_dir
         self.store = Store(data_dir if data_dir == ":memory:" else self.config.data_path)
         self.health.set("storage", "ok", self.store.path)
+        # Settings saved on the dashboard override the file for every part started
+        # after this (an override that no longer validates is ignored, with a warning).
+        from dashboard.settings import SettingsService
+
+        self.config = SettingsService(self.config, self.store).effective()
 
     def _stop_storage(self) -> None:
         self.store.close()

@@ -20,7 +20,7 @@ FIRST_EVENT_IN_S = 4.0
 
 def config_for(tmp_path, **bottle):
     return Config.model_validate({"device": {"data_dir": str(tmp_path)}, "bottle": bottle,
-                                  "simulator": {"drink_interval_s": 30}})
+                                  "simulator": {"drink_interval_s": 30}, "dashboard": {"enabled": False}})
 
 
 def plan_starting_soon(seed=5):
@@ -108,7 +108,7 @@ def test_sigterm_stops_the_daemon_cleanly(tmp_path):
 def test_bed_epochs_bedside_button_and_state_in_one_simulated_run(tmp_path):
     config = Config.model_validate({"device": {"data_dir": str(tmp_path)},
                                     "bed": {"rate_hz": 25, "epoch_s": 10, "button_pin": 21},
-                                    "simulator": {"drink_interval_s": 30}})
+                                    "simulator": {"drink_interval_s": 30}, "dashboard": {"enabled": False}})
     daemon = Daemon(config, simulate=True, hardware=SimulatedBottle(config, scripted=True))
     daemon.start()
     try:
