@@ -150,8 +150,10 @@ class BedParams:
     other_moving_s: float = 120.0
     features: FeatureParams = FeatureParams()
     # 6 min of asleep epochs, each 2 min from any movement: 10 min of stillness start
-    # the sleep; 6 min of wake (the margins make a turnover 4.5-5 min) end it.
-    periods: PeriodParams = PeriodParams(onset_s=360.0, end_wake_s=360.0)
+    # the sleep; 6 min of wake (the margins make a turnover 4.5-5 min) end it. A night
+    # of frequent movement may go long without 10 still minutes: on the bed sensor only
+    # 30 min of movement or empty bed split a night (max_gap_s 3 h).
+    periods: PeriodParams = PeriodParams(onset_s=360.0, end_wake_s=360.0, max_gap_s=10800.0)
     model: cramp_verdict.Model = cramp_verdict.BED
 
 
