@@ -33,10 +33,10 @@ def test_the_health_writer_replaces_the_file_atomically_and_beats(tmp_path):
         assert first["parts"]["bottle"]["state"] == "ok"
         health.set("bottle", "failed", "DOUT stuck high")
         assert wait_for(lambda: read_health(tmp_path / "health.json")["parts"]["bottle"]["state"] == "failed", 2)
-        assert [p.name for p in tmp_path.iterdir()] == ["health.json"]  # no temp files left behind
     finally:
         writer.stop()
     assert not writer.alive()
+    assert [p.name for p in tmp_path.iterdir()] == ["health.json"]  # no temp files left behind
 
 
 def test_a_failing_snapshot_is_counted_not_raised(tmp_path):
