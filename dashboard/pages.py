@@ -56,9 +56,11 @@ def nights():
         abort(404)
     last = min(max(last, newest - timedelta(days=3650)), newest)
     rows = night_data.nights(svc.store, tz, last, NIGHTS_PER_PAGE, epochs=svc.epochs)
-    recent = rows if last == newest else night_data.nights(svc.store, tz, newest, night_data.DOCTOR_WINDOW,
+    doctor = svc.effective.insights
+    recent = rows if last == newest else night_data.nights(svc.store, tz, newest, doctor.doctor_window,
                                                            timeline=False)
-    return render_template("nights.html", nights=rows, note=night_data.doctor_note(recent),
+    note = night_data.doctor_note(recent, doctor.doctor_nights, doctor.doctor_window)
+    return render_template("nights.html", nights=rows, note=note,
                            older=(last - timedelta(days=NIGHTS_PER_PAGE)).isoformat(),
                            newer=(last + timedelta(days=NIGHTS_PER_PAGE)).isoformat() if last < newest else None)
 

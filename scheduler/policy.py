@@ -46,7 +46,6 @@ from device.config import HydrationSection, StretchSection, clock_minutes
 STRETCH_EXPIRES_AFTER_BEDTIME_S = 3600.0
 NIGHT_BEFORE_WAKE_S = 18 * 3600.0
 NIGHT_AFTER_WAKE_S = 6 * 3600.0
-FREQUENT_CRAMP_NIGHTS = 3  # of the last 7: say plainly that a doctor should hear about it
 HARD_BLOCKS = ("disabled", "before_wake", "after_cutoff", "quiet", "away")
 
 
@@ -226,8 +225,13 @@ def stretch_expired(now: float, plan: DayPlan) -> bool:
     return now >= plan.bedtime + STRETCH_EXPIRES_AFTER_BEDTIME_S
 
 
-def stretch_message(s: StretchSection, *, cramp_last_night: bool, cramp_nights_7: int = 0) -> dict[str, Any]:
-    """The prompt: the routine, and a word about last night's cramp or frequent ones."""
+def stretch_message(s: StretchSection, *, cramp_last_night: bool, cramp_nights_7: int = 0,
+                    doctor_nights: int = 3, doctor_window: int = 7) -> dict[str, Any]:
+    """The prompt: the routine, and a word about last night's cramp or frequent ones.
+
+    ``cramp_nights_7`` counts cramp nights among the last ``doctor_window`` nights; the
+    doctor thresholds are ``config.insights``' (the same flag the dashboard shows).
+    """
     routine = [{"exercise": name, "name": EXERCISES[name][0], "how": EXERCISES[name][1],
                 "hold_s": s.hold_s, "repeats": s.repeats} for name in s.exercises]
     names = ", ".join(r["name"].lower() for r in routine)
@@ -235,8 +239,8 @@ def stretch_message(s: StretchSection, *, cramp_last_night: bool, cramp_nights_7
     if cramp_last_night:
         text = ("You had a cramp last night. " + text
                 + " Stretching calves and hamstrings before sleep may make another one less likely.")
-    if cramp_nights_7 >= FREQUENT_CRAMP_NIGHTS:
-        text += (f" Cramps woke you on {cramp_nights_7} of the last 7 nights: frequent cramps are worth "
+    if cramp_nights_7 >= doctor_nights:
+        text += (f" Cramps woke you on {cramp_nights_7} of the last {doctor_window} nights: frequent cramps are worth "
                  "mentioning to a doctor, especially with weakness, swelling or numbness.")
     return {"title": "Stretch before bed", "message": text, "routine": routine,
             "after_cramp_night": cramp_last_night, "cramp_nights_7": cramp_nights_7}

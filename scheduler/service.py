@@ -242,8 +242,10 @@ class ReminderService:
         for rec in self.states.current("hydration"):
             self._change(rec, "done", now, reason="superseded")
         cramps_last_night = self._cramp_nights(plan, 1)
+        doctor = self.config.insights
         payload = policy.stretch_message(self._s, cramp_last_night=cramps_last_night > 0,
-                                         cramp_nights_7=self._cramp_nights(plan, 7))
+                                         cramp_nights_7=self._cramp_nights(plan, doctor.doctor_window),
+                                         doctor_nights=doctor.doctor_nights, doctor_window=doctor.doctor_window)
         payload["bedtime"] = plan.bedtime
         self._open(ReminderRecord.new(f"stretch-{plan.iso}", "stretch", plan.iso, now, payload))
 
