@@ -106,3 +106,26 @@ def test_status_without_a_daemon_or_database(tmp_path, capsys):
     assert "never started with this data directory" in out
     assert "storage: no database" in out
     assert not (tmp_path / "nothing").exists()  # status only reads
+
+
+def test_status_shows_the_mqtt_connection_and_its_outbox(broker, tmp_path, capsys):
+    data = tmp_path / "data"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[device]\nid = "statusdev"\ndata_dir = "{data}"\n[dashboard]\nenabled = false\n'
+                      f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nreconnect_max_s = 1\n'
+                      '[simulator]\ndrink_interval_s = 30\n')
+    proc = subprocess.Popen([sys.executable, "-m", "device.cli", "run", "--simulate", "--config", str(config)],
+                            stderr=subprocess.DEVNULL)
+    try:
+        def mqtt_state():
+            snap = read_health(data / "health.json")
+            return snap and snap["parts"].get("mqtt", {}).get("state")
+        assert wait_for(lambda: mqtt_state() == "ok", 30)
+        code = main(["status", "--config", str(config)])
+        out = capsys.readouterr().out
+        assert code == 0
+        mqtt_line = next(line for line in out.splitlines() if line.startswith("mqtt:"))
+        assert mqtt_line.startswith(f"mqtt: ok ({broker.host})") and "events waiting in the outbox" in mqtt_line
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
