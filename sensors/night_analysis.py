@@ -132,11 +132,14 @@ class BedParams:
     # two movements is time out of bed when the breathing in it is below exit_breath of
     # the breathing before and after (the partner's alone), the frame's tilt is
     # exit_tilt_g away from both (the sleeper's weight is off) and the tilts before and
-    # after are closer to each other than that (they lie down again where they were).
-    # On simulated nights (seeds 0-29) that caught 31 of 34 such gaps, and none of 1200
-    # gaps between movements of sleep (a new posture changes breathing and tilt too).
+    # after are closer to each other than that (they lie down again where they were),
+    # and the breathing rate in the gap is not the sleeper's (other_rate below): a new
+    # posture of the sleeper can change breathing strength and tilt as much, not rate.
     exit_max_s: float = 720.0
     exit_breath: float = 0.65
+    # ...or, when the breathing in the gap is at another rate than the sleeper's, just
+    # weaker than this share (the partner's, alone).
+    exit_breath_other: float = 0.8
     exit_tilt_g: float = 0.0015
     # ...measured on still epochs this long before and after.
     exit_context_s: float = 600.0
@@ -401,7 +404,14 @@ class NightAnalyzer:
             l_a = np.median(ep.level[after], axis=0)
             shift = min(np.linalg.norm(g_l - l_b), np.linalg.norm(g_l - l_a))
             back = np.linalg.norm(l_a - l_b)  # the sleeper lies down about where they were
-            if ratio < p.exit_breath and shift > p.exit_tilt_g and back < shift:
+            strict = ratio < p.exit_breath and shift > p.exit_tilt_g and back < shift
+            # who breathes in the gap: a new posture of the sleeper can be weaker and
+            # tilt the frame otherwise, but it breathes at the sleeper's rate
+            hz_gap = _breath_hz(ep.sub_mean[gap])
+            hz_own = _breath_hz(ep.sub_mean[before | after])
+            known = math.isfinite(hz_gap) and math.isfinite(hz_own)
+            other = known and abs(hz_gap - hz_own) > p.other_rate * hz_own
+            if (other and ratio < p.exit_breath_other) or (strict and (other or not known)):
                 out.append((a1, b0))
         return out
 

@@ -233,7 +233,10 @@ def wake_episodes(
         if b <= a or spans[k][1] <= p0 or spans[k][0] >= p1:
             continue
         exit_s = sum(max(0.0, min(p1, ends[i]) - max(p0, starts[i])) for i in c if out_of_bed[i])
-        bed_exit = exit_s >= params.min_exit_s
+        outs = [i for i in c if out_of_bed[i]]
+        # out of bed means leaving and coming back: movement on both sides of it
+        bed_exit = bool(outs) and exit_s >= params.min_exit_s and spans[k][0] < min(starts[i] for i in outs) \
+            and spans[k][1] > max(ends[i] for i in outs)
         if not (b - a >= params.min_wake_s or bed_exit):
             continue
         prev = next((spans[j][1] for j in range(k - 1, -1, -1) if spans[j] is not None), -np.inf)
