@@ -187,7 +187,7 @@ def bed_daemon(tmp_path) -> Daemon:
     return Daemon(config, simulate=True, hardware=SimulatedBottle(config, scripted=True))
 
 
-def test_bursts_of_i2c_errors_become_health_and_the_bed_sensor_recovers(tmp_path):
+def test_i2c_error_bursts_and_an_unplugged_bed_sensor_become_health_and_recover(tmp_path):
     daemon = bed_daemon(tmp_path)
     daemon.start()
     try:
@@ -220,6 +220,14 @@ def test_bursts_of_i2c_errors_become_health_and_the_bed_sensor_recovers(tmp_path
         assert wait_for(lambda: health().state == "ok" and health().last_sample_t > failed_at, 20)
         assert daemon.bed._thread.is_alive()
         assert daemon.bottle._thread.is_alive()  # the other sensor never noticed
+        # the sensor is unplugged (nothing answers at its address) and plugged back in
+        bus.stop_answering()
+        assert wait_for(lambda: health().state == "failed", 10)
+        errors = health().errors
+        bus.answer_again()
+        unplugged_at = health().last_sample_t
+        assert wait_for(lambda: health().state == "ok" and health().last_sample_t > unplugged_at, 20)
+        assert health().errors >= errors
     finally:
         daemon.stop()
 
