@@ -170,3 +170,15 @@ def test_install_service_into_an_unwritable_place_exits_2(tmp_path, capsys):
     blocker.write_text("")
     assert main(["install-service", "--dest", str(blocker / "sub")]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_create_user_makes_a_system_user_in_the_groups_that_exist(monkeypatch):
+    import device.service as service
+
+    calls = []
+    monkeypatch.setattr(service, "_group_exists", lambda g: g == "i2c")
+    said = service.create_user("crampwatch-test-nobody", run=lambda argv, check: calls.append(argv))
+    assert calls[0][0] == "useradd" and "--system" in calls[0] and calls[0][-1] == "crampwatch-test-nobody"
+    assert "/usr/sbin/nologin" in calls[0]
+    assert calls[1] == ["usermod", "--append", "--groups", "i2c", "crampwatch-test-nobody"]
+    assert said == "created user 'crampwatch-test-nobody', member of i2c"
