@@ -111,10 +111,11 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path):
     lives = []
     for life in range(KILLS):
         lift = next((t for t in lifts if t > time.time()), None)
-        long_life = long_lives < LONG_LIVES and lift is not None and 4.0 <= lift - time.time() <= 14.0
+        long_life = long_lives < LONG_LIVES and lift is not None and 8.0 <= lift - time.time() <= 16.0
         # a third of the short lives are the plain CLI (its own fresh simulated day)
         command = (["-m", "device.cli", "run", "--simulate", "--config", config] if not long_life and life % 3 == 1
                    else ["-c", RUNNER, config, str(anchor)])
+        born = time.monotonic()
         proc = subprocess.Popen([sys.executable, *command],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
@@ -135,7 +136,7 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path):
             proc.stdout.close()
         assert proc.returncode == -signal.SIGKILL
         if not db.exists():  # killed before the store was created
-            lives.append(0)
+            lives.append("no database yet")
             continue
         assert integrity(db) == "ok", f"life {life}"
         after = stored(db)
@@ -146,7 +147,8 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path):
         changed = [e for e in before if e not in after]
         assert not changed, f"life {life} rewrote {changed}"
         assert near_duplicates(after) == [], f"life {life}"
-        lives.append(len(after) - len(before))
+        lives.append(f"{'long' if long_life else 'cli' if command[0] == '-m' else 'short'}:"
+                     f"{time.monotonic() - born:.1f}s:+{len(after) - len(before)}")
         before = after
     bottle = [e for e in before if e["type"] in ("drink", "refill")]
     print(f"\n{KILLS} kills; events stored per life {lives}; {len(before)} events in the end "
