@@ -333,9 +333,10 @@ class NightAnalyzer:
         amp = ep.amp[lo:hi].ravel()
         jump = ep.jump[lo:hi].ravel()
         hf = ep.hf[lo:hi].ravel()
+        ring = ep.ring[lo:hi].ravel()
         motion = ep.motion[lo:hi].ravel()
         for w in wake_episodes(starts, ends, oob, (start, end), p.periods):
-            feats = _wake_features(w, start, sec_t, motion, amp, jump, hf, moving, starts, ends, oob)
+            feats = _wake_features(w, start, sec_t, motion, amp, jump, hf, ring, moving, starts, ends, oob)
             v = cramp_verdict.judge(feats, p.model)
             events.append(NightWake(w.start, w.end, w.bed_exit, v.cramp, v.score, features=_rounded(v.features)))
         return events
@@ -448,7 +449,7 @@ def _merge(s: np.ndarray, e: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarr
     return starts, e[last]
 
 
-def _wake_features(w, sleep_start, sec_t, motion, amp, jump, hf, moving, starts, ends, oob) -> dict:
+def _wake_features(w, sleep_start, sec_t, motion, amp, jump, hf, ring, moving, starts, ends, oob) -> dict:
     """What layer 3 judges a wake by (see :mod:`sensors.cramp_verdict`)."""
     a = int(np.searchsorted(sec_t, w.start - 1e-9))
     first = slice(a, int(np.searchsorted(sec_t, w.start + 60.0)))
@@ -462,10 +463,14 @@ def _wake_features(w, sleep_start, sec_t, motion, amp, jump, hf, moving, starts,
     exits = [(s, e) for s, e, o in zip(starts, ends, oob) if o and e > w.start and s < w.end]
     to_exit = (exits[0][0] - w.start) if exits else math.nan
     jump = float(jump_mg.max()) if len(jump_mg) else 0.0
+    ring_mg = np.nan_to_num(ring[first]) * 1000.0
+    max_ring = float(ring_mg.max()) if len(ring_mg) else 0.0
     return {
         "moving_first_min": float(mv.mean()) if len(mv) else 0.0,
+        "max_ring_mg": max_ring,
+        "log_ring": math.log10(max(max_ring, 1.0) / 100.0),
+        "ring_s": int(np.count_nonzero(ring_mg > 8.0)),
         "max_jump_mg": jump,
-        "log_jump": math.log10(max(jump, 1.0) / 100.0),
         "peak_mg": peak,
         "onset_share": head_peak / peak if peak > 0 else 0.0,
         "sharp_s": int(np.count_nonzero(mv & (hf_r > 3.0) & (amp_mg > 40.0))),

@@ -21,8 +21,9 @@ Per sub-epoch (second):
   bed, ~1.3 with a strong heartbeat, 5-50 for a page turned, 1000s for a turnover;
 - ``amp``: the largest residual tick mean (g): how far the movement swings;
 - ``jump``: the largest change between consecutive tick means (g): how fast;
-- ``hf``: high-frequency energy, mean squared sample difference over the noise's: the
-  frame ringing after a kick, a spasm or a jerk;
+- ``hf``: high-frequency energy, mean squared sample difference over the noise's;
+- ``ring``: the rms, above the noise, of what changes within a tick (above ~5 Hz, g):
+  the frame ringing after a kick, a spasm or a jerk; slow movements have none;
 - ``mean``: the mean acceleration vector (g).
 
 Per epoch:
@@ -81,6 +82,7 @@ class EpochFeatures:
     amp: np.ndarray  # (E, K) g
     jump: np.ndarray  # (E, K) g
     hf: np.ndarray  # (E, K) ratio
+    ring: np.ndarray  # (E, K) g: rms above the noise of what changes within a tick
     sub_mean: np.ndarray = field(repr=False, default=None)  # (E, K, 3) g
 
     def __len__(self) -> int:
@@ -99,18 +101,18 @@ class EpochFeatures:
     def empty(k: int) -> EpochFeatures:
         z = np.zeros(0)
         zk = np.zeros((0, k))
-        return EpochFeatures(z, z, z, z, z, z, np.zeros((0, 3)), zk, zk, zk, zk, np.zeros((0, k, 3)))
+        return EpochFeatures(z, z, z, z, z, z, np.zeros((0, 3)), zk, zk, zk, zk, zk, np.zeros((0, k, 3)))
 
     def take(self, sl) -> EpochFeatures:
         return EpochFeatures(*(getattr(self, name)[sl] for name in _FIELDS))
 
 
 _FIELDS = ("t", "samples", "noise", "activity", "presence", "breath", "level", "motion", "amp", "jump", "hf",
-           "sub_mean")
+           "ring", "sub_mean")
 # columns of the per-second rows: n, sum xyz, sum of squared differences xyz, differences,
 # residual sums of squares xyz, lever (noise factor of the rss), amp, jump
-_N, _S1, _SD, _ND, _RSS, _LEV, _AMP, _JUMP = 0, 1, 4, 7, 8, 11, 12, 13
-_NCOL = 14
+_N, _S1, _SD, _ND, _RSS, _LEV, _AMP, _JUMP, _WSS, _WDF = 0, 1, 4, 7, 8, 11, 12, 13, 14, 15
+_NCOL = 16
 
 
 class NightFeatures:
@@ -213,6 +215,8 @@ class NightFeatures:
         tstart = np.flatnonzero(np.r_[True, tid[1:] != tid[:-1]])
         tn = np.diff(np.r_[tstart, len(t)]).astype(float)
         ts1 = np.add.reduceat(x, tstart, axis=0)
+        # within-tick sum of squares (all axes): what the 0.1 s box filter took away
+        wss = (np.add.reduceat(x * x, tstart, axis=0) - ts1 * ts1 / tn[:, None]).sum(axis=1)
         tids = tid[tstart]
         sid_t = tids // J
         sstart = np.flatnonzero(np.r_[True, sid_t[1:] != sid_t[:-1]])
@@ -261,6 +265,8 @@ class NightFeatures:
         rows[:, _LEV] = L
         rows[:, _AMP] = amp
         rows[:, _JUMP] = jump
+        rows[:, _WSS] = np.add.reduceat(np.maximum(wss, 0.0), sstart)
+        rows[:, _WDF] = np.add.reduceat(tn - 1.0, sstart)
         self._sid.append(sids)
         self._rows.append(rows)
 
@@ -319,6 +325,8 @@ class NightFeatures:
             expect = (g_lev[:, :, None] * noise_ax[:, None, :]).sum(axis=2)
             motion = g_rss.sum(axis=2) / expect
             hf = g_dv.sum(axis=2) / noise[:, None]
+            wvar = grid(st[:, _WSS] / np.where(st[:, _WDF] > 0, st[:, _WDF], np.nan))
+            ring = np.sqrt(np.maximum(wvar - noise[:, None], 0.0))
         amp = grid(st[:, _AMP])
         moving = motion > self.p.move_ratio
         activity = np.where(moving, amp, 0.0).sum(axis=1) * self.p.sub_s
@@ -343,6 +351,7 @@ class NightFeatures:
             amp=amp,
             jump=grid(st[:, _JUMP]),
             hf=hf,
+            ring=ring,
             sub_mean=g_mean,
         )
 
