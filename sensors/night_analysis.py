@@ -2,8 +2,9 @@
 
 Three layers, each pure and testable alone:
 
-1. :mod:`sensors.night_features` - samples to per-second motion and per-epoch activity,
-   presence (breathing) and tilt;
+1. :mod:`sensors.night_features` - samples to per-second movement (over the measured
+   sensor noise), frame ringing, and per-epoch activity, breathing presence, breathing
+   strength and frame tilt;
 2. :mod:`sensors.night_periods` - epochs to the main sleep period and its wake episodes;
 3. :mod:`sensors.cramp_verdict` - each wake to a cramp verdict and a 0-1 score, with the
    features that gave it.
@@ -11,6 +12,23 @@ Three layers, each pure and testable alone:
 This module combines them: :class:`NightAnalyzer` for the daemon (streaming, any chunk
 size, the same events whatever the chunking), :func:`analyze_bed` and
 :func:`analyze_counts` for ``crampwatch replay bed|counts``.
+
+The bed sensor, epoch by epoch (:class:`BedParams` has every threshold and its reason):
+
+- someone is on the bed when breathing shows (presence ratio >= 4.5 in the epoch or a
+  neighbour; a moving epoch counts as occupied); missing samples are unknown;
+- an epoch is asleep when occupied and no second within 2 min of it moved, so 10 min of
+  stillness start the sleep (the last movement before them is the sleep onset) and a
+  movement every 15-150 s, as when reading or lying awake, never looks asleep;
+- the period ends at the first movement of the final awakening; at its edges, sleep
+  breathing at another rate than the night's (Welch spectrum of the still seconds) is a
+  partner's, before the sleeper came to bed or after they got up, and is cut off;
+- wakes are movement bouts joined within 60 s spanning >= 60 s, or with time out of
+  bed between movements: an empty bed, or (a partner still lying there) a quiet gap with
+  weaker breathing at another rate, and the tilt of the frame shifted and back.
+
+Actigraph counts (:func:`analyze_counts`): Actiware/Oakley epoch scoring, Choi no-wear,
+the same period and wake rules (see :mod:`sensors.night_periods`).
 """
 
 from __future__ import annotations

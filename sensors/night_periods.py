@@ -4,25 +4,32 @@ Pure and sensor-agnostic: it works on per-epoch sleep/wake scores and on movemen
 whether they come from the bed-frame accelerometer (:mod:`sensors.night_features`) or
 from a wrist actigraph's activity counts (:func:`score_counts`).
 
-Sleep periods (:func:`sleep_periods`). An epoch is scored asleep or awake upstream. A
-sleep period starts at the first epoch of a run of at least ``onset_s`` (10 min) of
-consecutive valid epochs scored asleep: Actiware's "sleep onset" rule, which keeps
-reading or dozing off for a few minutes in front of the television out of the night.
-Such runs ("anchors") belong to the same period when the next one starts within
-``max_gap_s`` (60 min) of the end of the previous one: a night's awakenings, however
-long, stay inside it. The period ends at the end of its last anchor (the final
-awakening; Actiware's "sleep end" rule of 10 min is the same idea). Periods shorter than
-``min_sleep_s`` (2 h) are naps and dropped. A period is final once ``max_gap_s`` +
-``onset_s`` have passed after its end without a new anchor, which is when the streaming
-analyzer can emit it.
+Sleep periods (:func:`sleep_periods`, :func:`period_groups`). An epoch is scored
+asleep or not upstream. A sleep period starts at the first epoch of a run of at least
+``onset_s`` (10 min) of consecutive epochs scored asleep ("anchor"): Actiware's "sleep
+onset" rule, which keeps reading in bed or dozing off for a few minutes in front of the
+television out of the night. The next anchor belongs to the same period when it starts
+within ``max_gap_s`` (60 min for counts, 3 h for the bed) of the end of the previous one
+and the gap holds less than ``split_wake_s`` (30 min) of awake evidence (epochs scored
+awake; for the bed only moving or empty-bed epochs): a night's awakenings, however long,
+stay inside it, while getting up for the day or the evening between a nap and bedtime
+end it. The period ends at its final awakening: after the last anchor, epochs scored
+asleep still belong to it until ``end_wake_s`` (5 min; 6 for the bed) of continuous
+wake (morning dozing; Actiware's "sleep end" rule is the same idea). Periods shorter
+than ``min_sleep_s`` (2 h) are naps, not a main sleep period. A period is final (the
+streaming analyzer can emit it) once that wake was seen and either ``split_wake_s`` of
+awake evidence or ``max_gap_s`` + ``onset_s`` have passed after its last anchor.
 
 Wake episodes (:func:`wake_episodes`). Movement comes as bouts ``[start, end)``
-(a run of moving sub-epochs of the bed sensor, an out-of-bed spell, or an active epoch
-of an actigraph). Bouts within a sleep period less than ``join_s`` apart are one episode;
-an episode is a wake when it spans at least ``min_wake_s`` (60 s, DESIGN.md) from its
-first movement to its last, or when it contains time out of bed. A turnover is one bout
-of a few seconds: no wake. The episode starts at its first movement and ends when the
-last movement stops (the sleeper settled back).
+(a run of moving seconds of the bed sensor, an active epoch of an actigraph) and
+out-of-bed spells. Bouts less than ``join_s`` (60 s) apart are one episode; an episode
+inside a sleep period is a wake when its movement spans at least ``min_wake_s`` (60 s,
+DESIGN.md) from the first movement to the last, or when it holds time out of bed with
+movement before and after it (leaving and coming back). A turnover is one bout of a few
+seconds: no wake. A wake interrupts sleep: an episode with other movement less than
+``settle_s`` (150 s) both before and after it belongs to a longer awake stretch (reading,
+lying awake, getting up) and is none. The wake starts at its first movement (the kick,
+the first turn before getting up) and ends when its last movement stops (settled back).
 
 Activity counts (:func:`score_counts`). The Actiware (Oakley 1997) rule, which we found
 to reproduce Actiware's own epoch scores exactly on a real Actiwatch 2 export: the
