@@ -183,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20, help="seeds per rate and chip")
     ap.add_argument("--first-seed", type=int, default=1000, help="held out: 1000 and up (tune on 0-29)")
+    ap.add_argument("--nights", type=int, default=1, help="nights per seed (24 h apart)")
     ap.add_argument("--rates", type=float, nargs="*", default=list(RATES))
     ap.add_argument("--chips", nargs="*", default=list(CHIPS))
     ap.add_argument("--verbose", action="store_true", help="list every miss, false wake and wrong verdict")
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         for chip in args.chips:
             results = []
             for seed in range(args.first_seed, args.first_seed + args.seeds):
-                r = run_seed(seed, rate, chip)
+                r = run_seed(seed, rate, chip, nights=args.nights)
                 results.append(r)
                 if args.verbose:
                     tag = f"seed {seed} {rate:g} Hz {chip}{' partner' if r['partner'] else ''}"
