@@ -406,3 +406,18 @@ def test_counts_night_with_gaps_and_a_wake():
     assert abs(sleep.start - t[120]) <= 150 and abs(sleep.end - t[1320]) <= 150
     assert wake.start == t[700] and wake.end == t[706]
     assert wake.bed_exit is False and 0 <= wake.score <= 1 and "features" in wake.to_dict()
+
+
+# -- a simulated night (simulator.night_scenario, tuning seeds) --------------------------
+@pytest.mark.parametrize("seed", [3, 5])  # 5: a partner shares the bed; two wakes leave it
+def test_simulated_night_matches_its_truth(seed):
+    from simulator.night_scenario import plan_night
+
+    plan = plan_night(seed)
+    t, xyz = plan.render(25.0, seed=1)
+    events = analyze_bed(t, xyz, 25.0)
+    assert kinds(events) == kinds(plan.truth)
+    for got, want in zip(events, plan.truth):
+        assert abs(got.start - want.start) <= 2.0 and abs(got.end - want.end) <= 2.0
+        if isinstance(want, Wake):
+            assert (got.bed_exit, got.cramp) == (want.bed_exit, want.cramp)
