@@ -16,6 +16,7 @@ False
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 import os
 import sqlite3
 import threading
@@ -73,16 +74,28 @@ class Store:
                     f"{self.path}: schema version {version} is newer than this crampwatch knows "
                     f"({len(MIGRATIONS)}); upgrade crampwatch")
             for number in range(version, len(MIGRATIONS)):
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
+                with self.transaction() as db:
                     for statement in MIGRATIONS[number].split(";"):
                         if statement.strip():
-                            self._db.execute(statement)
-                    self._db.execute(f"PRAGMA user_version = {number + 1}")
-                    self._db.execute("COMMIT")
-                except BaseException:
+                            db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextmanager
+    def transaction(self):
+        """``with store.transaction() as db:`` one write transaction under the writer lock.
+
+        Committed when the block ends, rolled back when it raises (unless SQLite already
+        rolled back itself, as it does on a full disk, so the real error is what surfaces).
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                    raise
+                raise
 
     def close(self) -> None:
         with self._lock:
@@ -113,23 +126,15 @@ class Store:
             data = {"id": event.id, **event.to_dict()}
             rows.append((event.id, event.type, event.time, json.dumps(data), now, data))
         new = []
-        with self._lock:
-            outbox = self.outbox_enabled
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for row in rows:
-                    cur = self._db.execute(
-                        "INSERT OR IGNORE INTO events (id, type, t, payload, recorded_at) VALUES (?,?,?,?,?)",
-                        row[:5])
-                    if cur.rowcount:
-                        new.append(row[5])
-                        if outbox:  # same transaction: an event is never stored without its outbox row
-                            self._db.execute("INSERT OR IGNORE INTO outbox (event_id, queued_at) VALUES (?,?)",
-                                             (row[0], now))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        outbox = self.outbox_enabled
+        with self.transaction() as db:
+            for row in rows:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO events (id, type, t, payload, recorded_at) VALUES (?,?,?,?,?)", row[:5])
+                if cur.rowcount:
+                    new.append(row[5])
+                    if outbox:  # same transaction: an event is never stored without its outbox row
+                        db.execute("INSERT OR IGNORE INTO outbox (event_id, queued_at) VALUES (?,?)", (row[0], now))
         for data in new:
             for listener in list(self._listeners):
                 listener(data)
@@ -197,13 +202,8 @@ class Store:
             return 0
         with self._lock:
             before = self._db.total_changes
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany("DELETE FROM outbox WHERE event_id = ?", ids)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            with self.transaction() as db:
+                db.executemany("DELETE FROM outbox WHERE event_id = ?", ids)
             return self._db.total_changes - before
 
     def outbox_prune(self, max_age_s: float, max_events: int) -> list[str]:
@@ -213,27 +213,20 @@ class Store:
         number is added to :meth:`outbox_dropped`. Returns the dropped ids.
         """
         cutoff = self._clock() - max_age_s
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                old = [r[0] for r in self._db.execute(
-                    "SELECT event_id FROM outbox WHERE queued_at < ? ORDER BY seq", (cutoff,))]
-                excess = [r[0] for r in self._db.execute(
-                    "SELECT event_id FROM outbox WHERE queued_at >= ? ORDER BY seq DESC LIMIT -1 OFFSET ?",
-                    (cutoff, max_events))]
-                dropped = old + excess[::-1]
-                if dropped:
-                    self._db.executemany("DELETE FROM outbox WHERE event_id = ?", [(i,) for i in dropped])
-                    row = self._db.execute("SELECT value FROM settings WHERE key = ?", (self._DROPPED_KEY,)).fetchone()
-                    total = (json.loads(row[0]) if row else 0) + len(dropped)
-                    self._db.execute(
-                        "INSERT INTO settings (key, value, updated_at) VALUES (?,?,?) "
-                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                        (self._DROPPED_KEY, json.dumps(total), self._clock()))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.transaction() as db:
+            old = [r[0] for r in db.execute("SELECT event_id FROM outbox WHERE queued_at < ? ORDER BY seq", (cutoff,))]
+            excess = [r[0] for r in db.execute(
+                "SELECT event_id FROM outbox WHERE queued_at >= ? ORDER BY seq DESC LIMIT -1 OFFSET ?",
+                (cutoff, max_events))]
+            dropped = old + excess[::-1]
+            if dropped:
+                db.executemany("DELETE FROM outbox WHERE event_id = ?", [(i,) for i in dropped])
+                row = db.execute("SELECT value FROM settings WHERE key = ?", (self._DROPPED_KEY,)).fetchone()
+                total = (json.loads(row[0]) if row else 0) + len(dropped)
+                db.execute(
+                    "INSERT INTO settings (key, value, updated_at) VALUES (?,?,?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    (self._DROPPED_KEY, json.dumps(total), self._clock()))
         return dropped
 
     def outbox_dropped(self) -> int:
@@ -249,14 +242,8 @@ class Store:
         """
         rows = [(float(e.t), float(e.activity), None if e.presence is None else float(e.presence))
                 for e in epochs]
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany("INSERT OR REPLACE INTO epochs (t, activity, presence) VALUES (?,?,?)", rows)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO epochs (t, activity, presence) VALUES (?,?,?)", rows)
         return len(rows)
 
     def epochs(self, since: float, until: float) -> list[tuple[float, float, float | None]]:

@@ -284,11 +284,8 @@ def test_a_full_disk_fails_writes_cleanly_and_the_daemon_carries_on(small_disk):
         store.add_events(before)
         assert wait_for(lambda: daemon.health.get("bed").state == "ok", 15)
         assert fill(small_disk) > 0
-        # a new event cannot be committed, and nothing half-written. (The error that comes
-        # out is currently "cannot rollback - no transaction is active": SQLite already
-        # rolled back on SQLITE_FULL and Store's own ROLLBACK then masks "database or disk
-        # is full"; reported for device/storage.py.)
-        with pytest.raises(sqlite3.OperationalError):
+        # a new event cannot be committed, nothing is half-written, and the error says why
+        with pytest.raises(sqlite3.OperationalError, match="full"):
             for i in range(200):  # the WAL may still have room for a few pages
                 store.add_event(Drink(t=1764070000.0 + i, ml=50.0 + i))
         time.sleep(2.5)  # the health loop tries to write while the disk is full
