@@ -197,7 +197,9 @@ class NightAnalyzer:
     of wake or an empty bed after its end (usually when the sleeper got up), or 70 min
     in any case. The events do not depend on how the samples were chunked.
 
-    ``pop_epochs()`` returns the per-epoch records computed since the last call.
+    ``pop_epochs()`` returns the per-epoch records computed since the last call, of
+    ``epoch_s`` seconds each (10-60; the analysis itself always uses 30 s epochs, on
+    which it was tuned). An epoch without samples has no record.
 
     >>> import numpy as np
     >>> an = NightAnalyzer(25.0)
@@ -210,18 +212,19 @@ class NightAnalyzer:
     """
 
     def __init__(self, rate_hz: float, *, epoch_s: float = 30.0, params: BedParams = BedParams()):
-        if epoch_s != params.features.epoch_s:
-            from dataclasses import replace
-
-            params = replace(params, features=replace(params.features, epoch_s=float(epoch_s)))
+        if not 1.0 <= epoch_s <= 3600.0 or abs(epoch_s - round(epoch_s)) > 1e-9:
+            raise ValueError("epoch_s must be a whole number of seconds")
         self.params = params
+        # the analysis works on params.features.epoch_s (30 s, what it was tuned on);
+        # epoch_s is only the length of the records for the daemon to store
         self.epoch_s = float(params.features.epoch_s)
+        self.record_s = float(epoch_s)
         self._features = NightFeatures(rate_hz, params.features)
         self._k = self._features.k
-        self._buf: list[EpochFeatures] = []
         self._ep = EpochFeatures.empty(self._k)
         self._origin = 0  # epochs before this index belong to emitted periods or the past
         self._records: list[EpochRecord] = []
+        self._rec = np.zeros((0, 4))  # seconds not yet in a record: t, moving, amp, presence
         self._finished = False
 
     # -- public -------------------------------------------------------------------------
@@ -243,15 +246,43 @@ class NightAnalyzer:
     # -- internals ----------------------------------------------------------------------
     def _take(self, new: EpochFeatures, complete: bool) -> list[Event]:
         if len(new):
-            moving = (new.motion > self.params.features.move_ratio).sum(axis=1)
-            self._records += [
-                EpochRecord(float(a), round(float(b), 4), round(float(c), 2) if np.isfinite(c) else math.nan, int(d))
-                for a, b, c, d in zip(new.t, new.activity, new.presence, moving)
-            ]
             self._ep = EpochFeatures.concat([self._ep, new], self._k)
-        elif not complete:
+        self._record(new, complete)
+        if not len(new) and not complete:
             return []
         return self._analyse(complete)
+
+    def _record(self, new: EpochFeatures, complete: bool) -> None:
+        """Per-second movement into records of ``record_s`` seconds (complete ones)."""
+        sub = self.params.features.sub_s
+        if len(new):
+            t = (new.t[:, None] + sub * np.arange(self._k)[None, :]).ravel()
+            moving = (new.motion > self.params.features.move_ratio).ravel()
+            amp = np.where(moving, np.nan_to_num(new.amp.ravel()), 0.0)
+            pres = np.repeat(new.presence, self._k)
+            have = np.isfinite(new.motion).ravel()  # seconds with data
+            rows = np.column_stack((t, moving, amp, pres))[have]
+            self._rec = np.concatenate((self._rec, rows))
+        if not len(self._rec):
+            return
+        wid = np.floor(self._rec[:, 0] / self.record_s + 1e-9).astype(np.int64)
+        done = len(wid) if complete else int(np.searchsorted(wid, wid[-1], side="left"))
+        if not complete and len(new) and self.record_s <= self.epoch_s and (self.epoch_s % self.record_s) == 0:
+            done = len(wid)  # records that divide the epoch are complete with it
+        if done == 0:
+            return
+        w, rows = wid[:done], self._rec[:done]
+        self._rec = self._rec[done:]
+        starts = np.flatnonzero(np.r_[True, w[1:] != w[:-1]])
+        moving = np.add.reduceat(rows[:, 1], starts)
+        activity = np.add.reduceat(rows[:, 2], starts) * sub
+        for k, a in enumerate(starts.tolist()):
+            b = starts[k + 1] if k + 1 < len(starts) else len(rows)
+            pres = rows[a:b, 3]
+            pres = pres[np.isfinite(pres)]
+            self._records.append(EpochRecord(
+                float(w[a] * self.record_s), round(float(activity[k]), 4),
+                round(float(np.median(pres)), 2) if len(pres) else math.nan, int(moving[k])))
 
     def _scores(self, ep: EpochFeatures, n: int):
         """present, moving seconds and asleep for the first ``n`` epochs of the buffer."""

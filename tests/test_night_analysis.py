@@ -421,3 +421,26 @@ def test_simulated_night_matches_its_truth(seed):
         assert abs(got.start - want.start) <= 2.0 and abs(got.end - want.end) <= 2.0
         if isinstance(want, Wake):
             assert (got.bed_exit, got.cramp) == (want.bed_exit, want.cramp)
+
+
+@pytest.mark.parametrize("epoch_s", [10, 15, 20, 60])
+def test_stored_epochs_of_any_length_leave_the_analysis_alone(epoch_s):
+    bed = night(25.0, seed=13, middle=lambda b: b.cramp(in_bed_s=90))
+    t, xyz = bed.render()
+    base = NightAnalyzer(25.0)
+    other = NightAnalyzer(25.0, epoch_s=epoch_s)
+    step = 25 * 45
+    events = {30: [], epoch_s: []}
+    for i in range(0, len(t), step):
+        events[30] += base.feed(t[i : i + step], xyz[i : i + step])
+        events[epoch_s] += other.feed(t[i : i + step], xyz[i : i + step])
+    events[30] += base.finish()
+    events[epoch_s] += other.finish()
+    assert events[epoch_s] == events[30] and len(events[30]) == 2
+    r30, rn = base.pop_epochs(), other.pop_epochs()
+    # one record per epoch with data (the last second, a single sample, has too little)
+    last_full_second = math.floor(t[-1] - T0) - 1
+    assert len(rn) == last_full_second // epoch_s + 1
+    assert all(r.t % epoch_s == 0 for r in rn)
+    assert sum(r.moving_s for r in rn) == sum(r.moving_s for r in r30)
+    assert sum(r.activity for r in rn) == pytest.approx(sum(r.activity for r in r30), abs=1e-4 * len(rn))
