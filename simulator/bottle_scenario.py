@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from device.events import Drink, Refill
+from device.traces import format_rows
 from simulator.bottle_actions import (
     MAX_NOEVENT_ML, MIN_EVENT_ML, Bump, Item, Person, Place, Remove, make_person, start_state, timeline,
 )
@@ -408,7 +409,7 @@ def write_trace(plan: BottlePlan, out_dir, rate_hz: float, *, seed: int | None =
     with open(csv_path, "wb") as fh:
         fh.write(b"t,grams\n")
         for i in range(0, len(t), 1 << 18):
-            fh.write(_csv_rows(t[i:i + (1 << 18)], g[i:i + (1 << 18)], t_dec, 2))
+            fh.write(format_rows([t[i:i + (1 << 18)], g[i:i + (1 << 18)]], [t_dec, 2]))
     truth_path = out / "bottle.truth.jsonl"
     truth_path.write_text("".join(json.dumps(r) + "\n" for r in plan.truth_records), encoding="utf-8")
     scenario = {"type": "scenario", "seed": plan.seed, "rate_hz": rate_hz, "start": plan.start, "end": plan.end,
@@ -418,31 +419,3 @@ def write_trace(plan: BottlePlan, out_dir, rate_hz: float, *, seed: int | None =
     notes = [scenario] + plan.annotations
     (out / "bottle.annotations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in notes), encoding="utf-8")
     return csv_path, truth_path
-
-
-def _digits(x: np.ndarray, width: int, strip: bool) -> np.ndarray:
-    """ASCII digits of non-negative ints, one row each; stripped leading zeros become 0 bytes."""
-    p = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    out = ((x[:, None] // p) % 10 + 48).astype(np.uint8)
-    if strip:
-        out[(x[:, None] < p) & (p > 1)] = 0
-    return out
-
-
-def _csv_rows(t: np.ndarray, g: np.ndarray, t_dec: int, g_dec: int) -> bytes:
-    """``t,grams`` lines for the arrays, formatted like ``%.{t_dec}f,%.{g_dec}f`` (vectorised)."""
-    n = len(t)
-    if n == 0:
-        return b""
-    ts, gs = np.rint(t * 10**t_dec).astype(np.int64), np.rint(g * 10**g_dec).astype(np.int64)
-    ti, tf = np.divmod(ts, 10**t_dec)
-    gi, gf = np.divmod(np.abs(gs), 10**g_dec)
-
-    def const(ch: str) -> np.ndarray:
-        return np.full((n, 1), ord(ch), np.uint8)
-
-    sign = np.where(gs < 0, ord("-"), 0).astype(np.uint8)[:, None]
-    cols = [_digits(ti, len(str(int(ti.max()))), True), const("."), _digits(tf, t_dec, False), const(","),
-            sign, _digits(gi, len(str(int(gi.max()))), True), const("."), _digits(gf, g_dec, False), const("\n")]
-    flat = np.concatenate(cols, axis=1).ravel()
-    return flat[flat != 0].tobytes()

@@ -70,6 +70,7 @@ from pathlib import Path
 import numpy as np
 
 from device.events import Sleep, Wake
+from device.traces import format_rows
 from simulator.night_actions import DAY, Move, Night, Person, Rules, make_person, plan_night as _plan_one
 
 __all__ = ["NightPlan", "plan_night", "write_night", "CHIPS", "Chip", "DEFAULT_START"]
@@ -633,7 +634,8 @@ def write_night(plan: NightPlan, out_dir, rate_hz: float, *, seed: int | None = 
             b = min(n, a + block)
             ts, xyz = plan.render(rate_hz, seed=seed, span=(plan.start + a / rate_hz, plan.start + b / rate_hz))
             for i in range(0, len(ts), _CHUNK):
-                fh.write(_csv_rows(ts[i:i + _CHUNK], xyz[i:i + _CHUNK], t_dec))
+                c = xyz[i:i + _CHUNK]
+                fh.write(format_rows([ts[i:i + _CHUNK], c[:, 0], c[:, 1], c[:, 2]], [t_dec, 4, 4, 4]))
     truth_path = out / "bed.truth.jsonl"
     truth_path.write_text("".join(json.dumps(r) + "\n" for r in plan.truth_records), encoding="utf-8")
     scenario = {"type": "scenario", "seed": plan.seed, "rate_hz": rate_hz, "start": plan.start, "end": plan.end,
@@ -645,31 +647,3 @@ def write_night(plan: NightPlan, out_dir, rate_hz: float, *, seed: int | None = 
     notes = [scenario] + plan.annotations
     (out / "bed.annotations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in notes), encoding="utf-8")
     return csv_path, truth_path
-
-
-def _digits(x: np.ndarray, width: int, strip: bool) -> np.ndarray:
-    """ASCII digits of non-negative ints, one row each; stripped leading zeros become 0 bytes."""
-    p = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    out = ((x[:, None] // p) % 10 + 48).astype(np.uint8)
-    if strip:
-        out[(x[:, None] < p) & (p > 1)] = 0
-    return out
-
-
-def _csv_rows(t: np.ndarray, xyz: np.ndarray, t_dec: int) -> bytes:
-    """``t,x,y,z`` lines formatted like ``%.{t_dec}f,%.4f,%.4f,%.4f`` (vectorised)."""
-    n = len(t)
-    if n == 0:
-        return b""
-    ts = np.rint(t * 10**t_dec).astype(np.int64)
-    ti, tf = np.divmod(ts, 10**t_dec)
-    cols = [_digits(ti, len(str(int(ti.max()))), True), np.full((n, 1), ord("."), np.uint8), _digits(tf, t_dec, False)]
-    for j in range(3):
-        gs = np.rint(xyz[:, j] * 1e4).astype(np.int64)
-        gi, gf = np.divmod(np.abs(gs), 10**4)
-        cols += [np.full((n, 1), ord(","), np.uint8), np.where(gs < 0, ord("-"), 0).astype(np.uint8)[:, None],
-                 _digits(gi, len(str(int(gi.max()))), True), np.full((n, 1), ord("."), np.uint8),
-                 _digits(gf, 4, False)]
-    cols.append(np.full((n, 1), ord("\n"), np.uint8))
-    flat = np.concatenate(cols, axis=1).ravel()
-    return flat[flat != 0].tobytes()
