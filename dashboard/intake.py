@@ -81,8 +81,10 @@ class DayPlan:
         return self.goal_ml * self.fraction((t - start) / (end - start))
 
     def fraction(self, x: float) -> float:
-        x = min(1.0, max(0.0, x))
-        return x * (1.0 + self.front_load * (1.0 - x))
+        """The reminders' pace curve (one definition: scheduler.policy)."""
+        from scheduler.policy import expected_fraction
+
+        return expected_fraction(x, self.front_load)
 
 
 def daily_totals(store, tz: ZoneInfo, first: date, last: date) -> list[dict]:
