@@ -344,7 +344,7 @@ class NightAnalyzer:
     def _night(self, ep: EpochFeatures, g, asleep, present, mov) -> list[Event]:
         p = self.params
         K, sub = self._k, p.features.sub_s
-        i0, i1 = self._own_sleep(ep, g, asleep)
+        i0, i1, night_hz = self._own_sleep(ep, g, asleep)
         if i1 <= i0 or ep.t[i1 - 1] + self.epoch_s - ep.t[i0] < p.periods.min_sleep_s:
             return []
         # per-second series around the period: the quiet margin before it (kept in the
@@ -371,7 +371,7 @@ class NightAnalyzer:
         # absences inside the period are out-of-bed bouts, and so are the quiet gaps
         # that look like the sleeper's weight gone from a bed a partner still lies on
         absent = np.flatnonzero(~present[i0:i1]) + i0
-        gaps = self._exit_gaps(ep, b_start, b_end, start, end)
+        gaps = self._exit_gaps(ep, b_start, b_end, start, end, night_hz)
         o_start = np.r_[ep.t[absent], [a for a, _ in gaps]]
         o_end = np.r_[ep.t[absent] + self.epoch_s, [b for _, b in gaps]]
         starts = np.r_[b_start, o_start]
@@ -391,17 +391,18 @@ class NightAnalyzer:
         return events
 
 
-    def _own_sleep(self, ep: EpochFeatures, g, asleep) -> tuple[int, int]:
-        """The group without anchors at its edges whose breathing is someone else's."""
+    def _own_sleep(self, ep: EpochFeatures, g, asleep) -> tuple[int, int, float]:
+        """The group without anchors at its edges whose breathing is someone else's, and
+        the sleeper's breathing rate asleep (Hz, NaN if unknown)."""
         p = self.params
         need = max(1, int(round(p.periods.onset_s / self.epoch_s)))
         s, e = runs(asleep[g.i0 : g.anchor_end])
         anchors = [(a + g.i0, b + g.i0) for a, b in zip(s.tolist(), e.tolist()) if b - a >= need]
-        if len(anchors) < 2:
-            return g.i0, g.i1
+        if not anchors:
+            return g.i0, g.i1, math.nan
         night = _breath_hz(ep.sub_mean[np.concatenate([np.arange(a, b) for a, b in anchors])])
-        if not math.isfinite(night):
-            return g.i0, g.i1
+        if len(anchors) < 2 or not math.isfinite(night):
+            return g.i0, g.i1, night
         moving = (ep.motion > p.features.move_ratio).any(axis=1)
         apart = max(1, int(round(p.other_moving_s / self.epoch_s)))
 
@@ -422,10 +423,11 @@ class NightAnalyzer:
             anchors = anchors[:k]
         i0, b = anchors[0][0], anchors[-1][1]
         if b == g.anchor_end:
-            return i0, g.i1
-        return i0, extend_end(ep.t, asleep, b, self.epoch_s, p.periods)[0]
+            return i0, g.i1, night
+        return i0, extend_end(ep.t, asleep, b, self.epoch_s, p.periods)[0], night
 
-    def _exit_gaps(self, ep: EpochFeatures, b_start, b_end, start: float, end: float) -> list[tuple[float, float]]:
+    def _exit_gaps(self, ep: EpochFeatures, b_start, b_end, start: float, end: float,
+                   night_hz: float) -> list[tuple[float, float]]:
         """Quiet gaps between movement clusters that are time out of bed (see BedParams)."""
         p = self.params
         join = p.periods.join_s
@@ -456,11 +458,11 @@ class NightAnalyzer:
             back = np.linalg.norm(l_a - l_b)  # the sleeper lies down about where they were
             strict = ratio < p.exit_breath and shift > p.exit_tilt_g and back < shift
             # who breathes in the gap: a new posture of the sleeper can be weaker and
-            # tilt the frame otherwise, but it breathes at the sleeper's rate
+            # tilt the frame otherwise, but it breathes at the sleeper's rate asleep
+            # (the night's; right before a wake they may be awake and breathe faster)
             hz_gap = _breath_hz(ep.sub_mean[gap])
-            hz_own = _breath_hz(ep.sub_mean[before | after])
-            known = math.isfinite(hz_gap) and math.isfinite(hz_own)
-            other = known and abs(hz_gap - hz_own) > p.other_rate * hz_own
+            known = math.isfinite(hz_gap) and math.isfinite(night_hz)
+            other = known and abs(hz_gap - night_hz) > p.other_rate * night_hz
             if (other and ratio < p.exit_breath_other) or (strict and (other or not known)):
                 out.append((a1, b0))
         return out
