@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import statistics
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -18,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from device.errors import SensorError, SensorGlitch
+from device.errors import SensorGlitch
 from device.health import Health
+from device.sensor_worker import SensorWorker
 from device.storage import Store
 from sensors.calibration import Calibration
 
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 # Feed the detector every half second: small enough that events reach the store
 # promptly, large enough that the per-call overhead stays negligible at 80 SPS.
 FEED_INTERVAL_S = 0.5
-BACKOFF_S = (0.5, 1, 2, 5, 10, 30)
 
 
 @dataclass
@@ -39,65 +38,28 @@ class Reading:
     grams: float
 
 
-class BottleWorker:
+class BottleWorker(SensorWorker):
     """Owns the HX711 and the detector; ``start()`` runs it in a thread.
 
     ``open_driver`` returns an object with ``read_raw(timeout)`` and ``close()``
     (a :class:`sensors.hx711.HX711` or the same driver on simulated pins).
     """
 
+    reopen_on_error = False  # after a timeout the HX711's next read works
+
     def __init__(self, open_driver: Callable[[], object], detector, store: Store, health: Health, *,
                  calibration: Calibration, rate_hz: float, clock=time.time,
                  on_reading: Callable[[Reading], None] | None = None):
-        self._open_driver = open_driver
+        super().__init__("bottle", open_driver, health)
         self.detector = detector
         self._store = store
-        self._health = health
         self.calibration = calibration
         # About 3 s of recent readings, for tare: the median ignores a spike.
         self._recent: deque[float] = deque(maxlen=max(5, int(3 * rate_hz)))
         self._timeout = max(1.0, 5.0 / rate_hz)
         self._clock = clock
         self._on_reading = on_reading
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.latest: Reading | None = None
-        self._lock = threading.Lock()  # detector and driver are used by one thread at a time
-
-    def start(self) -> None:
-        self._health.set("bottle", "starting", "opening the HX711")
-        self._thread = threading.Thread(target=self._run, name="bottle", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    # -- the loop -------------------------------------------------------------
-    def _run(self) -> None:
-        self._failures = 0
-        driver = None
-        while not self._stop.is_set():
-            try:
-                if driver is None:
-                    driver = self._open_driver()
-                self._sample_until_stopped(driver)
-            except SensorError as exc:
-                self._failures += 1
-                self._health.count("bottle", errors=1)
-                self._health.set("bottle", "failed", f"{type(exc).__name__}: {exc}")
-                log.warning("bottle sensor: %s (retry %d)", exc, self._failures)
-            except Exception as exc:  # a bug must not kill sampling for good
-                self._failures += 1
-                self._health.count("bottle", errors=1)
-                self._health.set("bottle", "failed", f"unexpected {type(exc).__name__}: {exc}")
-                log.exception("bottle worker error")
-                driver = _close_quietly(driver)
-            delay = BACKOFF_S[min(self._failures, len(BACKOFF_S)) - 1] if self._failures else 0
-            if self._stop.wait(delay):
-                break
-        _close_quietly(driver)
 
     def _sample_until_stopped(self, driver) -> None:
         from sensors.hx711 import is_saturated
@@ -123,9 +85,8 @@ class BottleWorker:
             self.latest = Reading(now, grams)
             self._health.sample("bottle", now)
             if not healthy:
-                self._health.set("bottle", "ok", "reading")
+                self._healthy()
                 healthy = True
-                self._failures = 0
             if self._on_reading is not None:
                 self._on_reading(self.latest)
             if now - last_feed >= FEED_INTERVAL_S:
@@ -160,11 +121,3 @@ class BottleWorker:
             for data in self._store.add_events(events):
                 log.info("%s %.0f mL", data["type"], data.get("ml", 0))
 
-
-def _close_quietly(driver) -> None:
-    if driver is not None:
-        try:
-            driver.close()
-        except Exception:  # closing a broken driver must not mask the real error
-            log.debug("closing driver failed", exc_info=True)
-    return None
