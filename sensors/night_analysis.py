@@ -174,7 +174,7 @@ class BedParams:
     # the sleep; 6 min of wake (the margins make a turnover 4.5-5 min) end it. A night
     # of frequent movement may go long without 10 still minutes: on the bed sensor only
     # 30 min of movement or empty bed split a night (max_gap_s 3 h).
-    periods: PeriodParams = PeriodParams(onset_s=360.0, end_wake_s=360.0, max_gap_s=10800.0)
+    periods: PeriodParams = PeriodParams(onset_s=360.0, end_wake_s=360.0, max_gap_s=10800.0, merge_wakes_s=720.0)
     model: cramp_verdict.Model = cramp_verdict.BED
 
 

@@ -28,7 +28,8 @@ DESIGN.md) from the first movement to the last, or when it holds time out of bed
 movement before and after it (leaving and coming back). A turnover is one bout of a few
 seconds: no wake. A wake interrupts sleep: an episode with other movement less than
 ``settle_s`` (150 s) both before and after it belongs to a longer awake stretch (reading,
-lying awake, getting up) and is none. The wake starts at its first movement (the kick,
+lying awake, getting up) and is none. Two wakes at most ``merge_wakes_s`` apart (bed
+sensor: 12 min) are one that left the bed in between. The wake starts at its first movement (the kick,
 the first turn before getting up) and ends when its last movement stops (settled back).
 
 Activity counts (:func:`score_counts`). The Actiware (Oakley 1997) rule, which we found
@@ -90,6 +91,9 @@ class PeriodParams:
     # A wake interrupts sleep: an episode with other movement less than this before it
     # and after it is part of a longer awake stretch (reading, getting up), no wake.
     settle_s: float = 150.0
+    # Two wakes at most this far apart are one, with a bed exit between (0: never).
+    # The bed sensor uses 12 min (a night's time out of bed is 1-10 min); counts never.
+    merge_wakes_s: float = 0.0
     # An out-of-bed spell this long inside an episode makes it a wake with bed exit
     # (shorter "absences" are presence-detector flicker during a big movement).
     min_exit_s: float = 20.0
@@ -251,7 +255,16 @@ def wake_episodes(
         if a - prev < params.settle_s and nxt - b < params.settle_s:
             continue  # part of a longer stretch of awake movement, not an awakening from sleep
         episodes.append(Episode(a, b, bool(bed_exit), tuple(c)))
-    return episodes
+    # two wakes with only a few still minutes between them: out of bed and back (with
+    # a partner still breathing on the bed, that time is not always seen as such)
+    merged: list[Episode] = []
+    for ep in episodes:
+        if merged and params.merge_wakes_s > 0 and ep.start - merged[-1].end <= params.merge_wakes_s:
+            prev = merged[-1]
+            merged[-1] = Episode(prev.start, ep.end, True, prev.bouts + ep.bouts)
+        else:
+            merged.append(ep)
+    return merged
 
 
 # -- activity counts ------------------------------------------------------------------
