@@ -19,8 +19,9 @@ adjustments every few seconds to tens of seconds. So the score weighs:
 
 Also reported, not weighed: ``ring_s`` (seconds of that minute ringing over 8 mg),
 ``max_jump_mg`` (the fastest change between 0.1 s means), ``peak_mg`` (strongest
-swing), ``onset_share`` (how much of it the first 3 s reach), ``sharp_s``, ``bed_exit``,
-``to_exit_s``, ``duration_s``, ``hours_asleep``.
+swing), ``onset_share`` (how much of it the first 3 s reach), ``bed_exit``,
+``to_exit_s`` (seconds from the first movement to leaving the bed, when seen),
+``duration_s``, ``hours_asleep`` (since sleep onset).
 
 Activity counts (:data:`COUNTS`). A wrist actigraph gives one number per epoch; the
 verdict can only use how abruptly the episode starts (its first active epoch is its

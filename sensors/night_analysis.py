@@ -34,7 +34,7 @@ the same period and wake rules (see :mod:`sensors.night_periods`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -83,9 +83,9 @@ def analyze_counts(t, counts, params: CountsParams = CountsParams(), *, epoch_s:
 
     Missing epochs (absent rows, NaN counts) and no-wear stretches are unknown: neither
     sleep nor wake. Epochs are scored by the Actiware/Oakley rule; sleep periods and
-    wakes follow :mod:`sensors.night_periods`. A wake is at least two consecutive-ish
-    active epochs (an epoch whose count alone would score it awake) spanning 60 s or
-    more; ``bed_exit`` is always false (a wrist cannot tell), and the cramp verdict uses
+    wakes follow :mod:`sensors.night_periods`. A wake is active epochs (an epoch whose
+    count alone would score it awake) at most one epoch apart, spanning at least 60 s
+    and two epochs; ``bed_exit`` is always false (a wrist cannot tell), and the cramp verdict uses
     the counts only (:data:`sensors.cramp_verdict.COUNTS`, unvalidated: a hint).
     """
     tg, c, epoch = to_grid(t, counts, epoch_s)
@@ -98,8 +98,7 @@ def analyze_counts(t, counts, params: CountsParams = CountsParams(), *, epoch_s:
     asleep = valid & ~awake
     pp = params.periods
     # one epoch of 60 s is no proof of 60 s awake: a wake needs two active epochs
-    pp_w = PeriodParams(**{**pp.__dict__, "min_wake_s": max(pp.min_wake_s, 2 * epoch),
-                           "join_s": epoch})
+    pp_w = replace(pp, min_wake_s=max(pp.min_wake_s, 2 * epoch), join_s=epoch)
     gain = 60.0 / epoch
     active = valid & (np.nan_to_num(c) * gain > params.threshold)
     idx = np.flatnonzero(active)
@@ -381,11 +380,9 @@ class NightAnalyzer:
         starts, ends, oob = starts[order], ends[order], oob[order]
         amp = ep.amp[lo:hi].ravel()
         jump = ep.jump[lo:hi].ravel()
-        hf = ep.hf[lo:hi].ravel()
         ring = ep.ring[lo:hi].ravel()
-        motion = ep.motion[lo:hi].ravel()
         for w in wake_episodes(starts, ends, oob, (start, end), p.periods):
-            feats = _wake_features(w, start, sec_t, motion, amp, jump, hf, ring, moving, starts, ends, oob)
+            feats = _wake_features(w, start, sec_t, amp, jump, ring, moving, starts, ends, oob)
             v = cramp_verdict.judge(feats, p.model)
             events.append(NightWake(w.start, w.end, w.bed_exit, v.cramp, v.score, features=_rounded(v.features)))
         return events
@@ -500,7 +497,7 @@ def _merge(s: np.ndarray, e: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarr
     return starts, e[last]
 
 
-def _wake_features(w, sleep_start, sec_t, motion, amp, jump, hf, ring, moving, starts, ends, oob) -> dict:
+def _wake_features(w, sleep_start, sec_t, amp, jump, ring, moving, starts, ends, oob) -> dict:
     """What layer 3 judges a wake by (see :mod:`sensors.cramp_verdict`)."""
     a = int(np.searchsorted(sec_t, w.start - 1e-9))
     first = slice(a, int(np.searchsorted(sec_t, w.start + 60.0)))
@@ -508,7 +505,6 @@ def _wake_features(w, sleep_start, sec_t, motion, amp, jump, hf, ring, moving, s
     mv = moving[first]
     amp_mg = np.nan_to_num(amp[first]) * 1000.0
     jump_mg = np.nan_to_num(jump[first]) * 1000.0
-    hf_r = np.nan_to_num(hf[first])
     peak = float(amp_mg.max()) if len(amp_mg) else 0.0
     head_peak = float(np.nan_to_num(amp[head]).max() * 1000.0) if head.stop > head.start else 0.0
     exits = [(s, e) for s, e, o in zip(starts, ends, oob) if o and e > w.start and s < w.end]
@@ -524,7 +520,6 @@ def _wake_features(w, sleep_start, sec_t, motion, amp, jump, hf, ring, moving, s
         "max_jump_mg": jump,
         "peak_mg": peak,
         "onset_share": head_peak / peak if peak > 0 else 0.0,
-        "sharp_s": int(np.count_nonzero(mv & (hf_r > 3.0) & (amp_mg > 40.0))),
         "bed_exit": bool(w.bed_exit),
         "to_exit_s": to_exit,
         "duration_s": w.end - w.start,

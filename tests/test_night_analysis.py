@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pytest
 
-from device.events import Event, Sleep, Wake
+from device.events import Event, Wake
 from sensors.night_analysis import NightAnalyzer, NightWake, analyze_bed, analyze_counts
 from sensors.night_features import EpochFeatures, NightFeatures
 from sensors.night_periods import PeriodParams, sleep_periods, wake_episodes
