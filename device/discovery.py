@@ -95,6 +95,15 @@ def components(device_id: str, base_topic: str) -> dict[str, dict[str, Any]]:
         "last_night_cramps": sensor(
             "Cramps last night", "{{ value_json.last_night.cramps if value_json.last_night else None }}",
             stat_cla="measurement", ic="mdi:human-handsdown"),
+        # Home Assistant's "problem" class: on = "Problem", off = "OK", the usual reading of a
+        # warning; unknown (None) while the flag could not be worked out. Its attributes
+        # carry the plain sentence and the counts behind it.
+        "doctor_flag": {
+            "p": "binary_sensor", "name": "Cramps: see a doctor", "stat_t": state,
+            "val_tpl": ("{{ 'None' if value_json.doctor_flag is not defined or value_json.doctor_flag is none else "
+                        "('ON' if value_json.doctor_flag.raised else 'OFF') }}"),
+            "dev_cla": "problem", "ic": "mdi:doctor",
+            "json_attr_t": state, "json_attr_tpl": "{{ (value_json.doctor_flag or {}) | tojson }}"},
         "night_event": {"p": "event", "name": "Night event", "stat_t": "~/event/+",
                         "event_types": NIGHT_EVENT_TYPES, "val_tpl": _NIGHT_EVENT_TEMPLATE, "ic": "mdi:weather-night"},
         "ack": button("Acknowledge reminder", "ack", "mdi:check"),

@@ -29,6 +29,11 @@ PLATFORMS = {"binary_sensor", "button", "event", "number", "sensor"}
 # Units Home Assistant accepts for the volume device classes, and their state classes.
 VOLUME_UNITS = {"L", "mL", "gal", "fl. oz.", "m³", "ft³", "CCF", "MCF"}
 STATE_CLASSES = {"volume": {"total", "total_increasing"}, "volume_storage": {"measurement"}, None: None}
+# homeassistant/components/binary_sensor BinarySensorDeviceClass: anything else is refused.
+BINARY_DEVICE_CLASSES = {"battery", "battery_charging", "carbon_monoxide", "cold", "connectivity", "door",
+                         "garage_door", "gas", "heat", "light", "lock", "moisture", "motion", "moving", "occupancy",
+                         "opening", "plug", "power", "presence", "problem", "running", "safety", "smoke", "sound",
+                         "tamper", "update", "vibration", "window"}
 
 
 def ha_problems(payload: dict) -> list[str]:
@@ -68,6 +73,10 @@ def ha_problems(payload: dict) -> list[str]:
         if platform == "event" and not cmp.get("event_types"):
             problems.append(f"{where}: event_types missing")
         dev_cla = cmp.get("dev_cla")
+        if platform == "binary_sensor" and dev_cla is not None and dev_cla not in BINARY_DEVICE_CLASSES:
+            problems.append(f"{where}: binary_sensor device class {dev_cla!r}")
+        if ("json_attr_tpl" in cmp) != ("json_attr_t" in cmp):
+            problems.append(f"{where}: json_attributes_template needs json_attributes_topic")
         if platform == "sensor" and dev_cla in ("volume", "volume_storage"):
             if cmp.get("unit_of_meas") not in VOLUME_UNITS:
                 problems.append(f"{where}: unit {cmp.get('unit_of_meas')!r} not valid for {dev_cla}")
@@ -113,6 +122,9 @@ def test_the_entities_the_issue_asks_for():
     buttons = {c["cmd_t"] for c in cmps.values() if c["p"] == "button"}
     assert buttons == {"~/cmd/ack", "~/cmd/snooze", "~/cmd/tare", "~/cmd/cramp"}
     assert cmps["sensor_health"]["ent_cat"] == "diagnostic"
+    doctor = cmps["doctor_flag"]
+    assert (doctor["p"], doctor["dev_cla"], doctor["stat_t"]) == ("binary_sensor", "problem", "~/state")
+    assert "doctor" in doctor["name"].lower() and "ent_cat" not in doctor  # a main entity, not a diagnostic
 
 
 def test_unique_ids_are_unique_and_differ_between_devices():
@@ -138,13 +150,14 @@ def render(template: str, value: dict) -> str:
 
 STATE = {"intake_today_ml": 850.0, "goal_ml": 2000, "bottle_contents_ml": None, "bottle_present": True,
          "pace_ml": -120.0, "last_drink": None, "last_night": {"wakes": 2, "cramps": 1},
-         "reminder_active": False, "health": {"overall": "ok", "bottle": "ok"}}
+         "reminder_active": False, "health": {"overall": "ok", "bottle": "ok"},
+         "doctor_flag": {"raised": False, "cramp_nights": 1, "nights": 7, "threshold": 3, "message": None}}
 
 
 @pytest.mark.parametrize("key, expected", [
     ("intake_today", "850.0"), ("bottle_contents", "None"), ("bottle_present", "ON"), ("goal", "2000"),
     ("reminder_active", "OFF"), ("pace", "-120.0"), ("last_night_wakes", "2"), ("last_night_cramps", "1"),
-    ("sensor_health", "ok"),
+    ("sensor_health", "ok"), ("doctor_flag", "OFF"),
 ])
 def test_state_templates_render_the_published_state(key, expected):
     assert render(components("x", "cw/x")[key]["val_tpl"], STATE) == expected
@@ -156,6 +169,34 @@ def test_state_templates_survive_an_unknown_night_and_health():
     assert render(cmps["last_night_wakes"]["val_tpl"], state) == "None"  # Home Assistant: unknown
     assert render(cmps["bottle_present"]["val_tpl"], state) == "None"
     assert render(cmps["sensor_health"]["val_tpl"], state) == "None"
+    for flag in ({"doctor_flag": None}, {}):  # not worked out (a glitch), or a state from before the flag
+        unknown = {k: v for k, v in state.items() if k != "doctor_flag"} | flag
+        assert render(cmps["doctor_flag"]["val_tpl"], unknown) == "None"
+        assert json.loads(render(cmps["doctor_flag"]["json_attr_tpl"], unknown)) == {}
+
+
+def test_the_doctor_flag_entity_is_on_with_the_message_as_attributes():
+    flag = {"raised": True, "cramp_nights": 3, "nights": 7, "threshold": 3,
+            "message": "Cramps woke you on 3 of the last 7 nights. ... see a doctor."}
+    cmp = components("x", "cw/x")["doctor_flag"]
+    assert render(cmp["val_tpl"], {**STATE, "doctor_flag": flag}) == "ON"  # Home Assistant shows "Problem"
+    assert json.loads(render(cmp["json_attr_tpl"], {**STATE, "doctor_flag": flag})) == flag
+
+
+def test_the_doctor_flag_entity_renders_what_the_daemon_publishes():
+    from types import SimpleNamespace
+
+    from device.state import daemon_state
+    from device.storage import Store
+    from tests.test_insights import config, week
+
+    store = Store(":memory:")
+    now = week(store, {0, 3, 6})  # three cramp nights of seven: raised
+    daemon = SimpleNamespace(store=store, config=config(), reminders=None, bottle=None)
+    state = json.loads(json.dumps(daemon_state(daemon, now)))
+    cmp = components("x", "cw/x")["doctor_flag"]
+    assert render(cmp["val_tpl"], state) == "ON"
+    assert "see a doctor" in json.loads(render(cmp["json_attr_tpl"], state))["message"]
 
 
 @pytest.mark.parametrize("event, expected", [
