@@ -307,6 +307,28 @@ def _leave_and_return(s: _Seq, out_s: float) -> tuple[float, float]:
     return stand.t_end, back
 
 
+def _onset_truth(kind: str, onset: str, first: Move) -> dict:
+    """A wake's truth extras: its kind, and how its first movement began."""
+    return {"kind": kind, "onset": onset, "onset_mg": round(first.mg, 1), "onset_rise_s": round(first.rise_s, 3)}
+
+
+def _onset(s: _Seq, kind: str, *, sharp_p: float, kinds: tuple[str, ...], mg_hi: float,
+           rise_lo: float) -> dict:
+    """A non-cramp wake's first movement, and its truth extras (see :func:`_onset_truth`).
+
+    Sharp (probability ``sharp_p``): a turn of 100-250 mg rising in 0.15-0.5 s. Gradual:
+    one of ``kinds`` (drawn only if there is a choice), 20-``mg_hi`` mg rising in
+    ``rise_lo``-2 s.
+    """
+    r, vigour = s.r, s.p.vigour
+    if r.random() < sharp_p:
+        first = s.add(0.0, "turn", mg=_logu(r, 100.0, 250.0) * vigour, rise=r.uniform(0.15, 0.5))
+        return _onset_truth(kind, "sharp", first)
+    move = r.choice(kinds) if len(kinds) > 1 else kinds[0]
+    first = s.add(0.0, move, mg=_logu(r, 20.0, mg_hi) * vigour, rise=r.uniform(rise_lo, 2.0))
+    return _onset_truth(kind, "gradual", first)
+
+
 def _cramp(p: Person, r: random.Random, *, violent: bool = False) -> tuple[_Seq, dict]:
     s = _Seq(p, r)
     gentle = not violent and r.random() < 0.2
@@ -327,8 +349,7 @@ def _cramp(p: Person, r: random.Random, *, violent: bool = False) -> tuple[_Seq,
         u = r.random()
         kind = "stretch" if u < 0.45 else "flex" if u < 0.75 else "spasm" if u < 0.9 else "adjust"
         s.add(r.uniform(0.2, 10.0), kind)
-    extra = {"kind": "cramp", "onset": "gentle" if gentle else "violent", "onset_mg": round(kick.mg, 1),
-             "onset_rise_s": round(kick.rise_s, 3)}
+    extra = _onset_truth("cramp", "gentle" if gentle else "violent", kick)
     if exit_:
         out = r.uniform(30.0, 90.0) if p.demo else r.uniform(60.0, 600.0)
         extra["out_of_bed"] = _leave_and_return(s, out)
@@ -338,15 +359,9 @@ def _cramp(p: Person, r: random.Random, *, violent: bool = False) -> tuple[_Seq,
 
 def _bathroom(p: Person, r: random.Random) -> tuple[_Seq, dict]:
     s = _Seq(p, r)
-    sharp = r.random() < 0.12
-    if sharp:
-        first = s.add(0.0, "turn", mg=_logu(r, 100.0, 250.0) * p.vigour, rise=r.uniform(0.15, 0.5))
-    else:
-        first = s.add(0.0, r.choice(["turn", "adjust"]), mg=_logu(r, 20.0, 120.0) * p.vigour, rise=r.uniform(0.8, 2.0))
+    extra = _onset(s, "bathroom", sharp_p=0.12, kinds=("turn", "adjust"), mg_hi=120.0, rise_lo=0.8)
     for _ in range(r.randint(0, 3)):
         s.add(r.uniform(5.0, 40.0), r.choice(["turn", "adjust"]))
-    extra = {"kind": "bathroom", "onset": "sharp" if sharp else "gradual", "onset_mg": round(first.mg, 1),
-             "onset_rise_s": round(first.rise_s, 3)}
     out = r.uniform(40.0, 90.0) if p.demo else r.uniform(120.0, 600.0)
     extra["out_of_bed"] = _leave_and_return(s, out)
     _settle(s)
@@ -355,17 +370,11 @@ def _bathroom(p: Person, r: random.Random) -> tuple[_Seq, dict]:
 
 def _restless(p: Person, r: random.Random) -> tuple[_Seq, dict]:
     s = _Seq(p, r)
-    sharp = r.random() < 0.15
-    if sharp:
-        first = s.add(0.0, "turn", mg=_logu(r, 100.0, 250.0) * p.vigour, rise=r.uniform(0.15, 0.5))
-    else:
-        first = s.add(0.0, "turn", mg=_logu(r, 20.0, 150.0) * p.vigour, rise=r.uniform(0.6, 2.0))
+    extra = _onset(s, "restless", sharp_p=0.15, kinds=("turn",), mg_hi=150.0, rise_lo=0.6)
     until = r.uniform(90.0, 180.0) if p.demo else _logu(r, 90.0, 1200.0)
     while s.t < until:
         gap = r.uniform(3.0, 30.0) if r.random() < 0.8 else r.uniform(30.0, 45.0)
         s.add(gap, r.choice(["turn", "turn", "adjust", "adjust", "stretch"]))
-    extra = {"kind": "restless", "onset": "sharp" if sharp else "gradual", "onset_mg": round(first.mg, 1),
-             "onset_rise_s": round(first.rise_s, 3)}
     _settle(s)
     return s, extra
 
