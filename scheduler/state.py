@@ -74,17 +74,20 @@ _COLUMNS = "id, kind, day, state, created_at, updated_at, since, snoozed_until, 
 class ReminderStates:
     """The ``reminders`` table of a :class:`device.storage.Store`.
 
-    It shares the store's connection and writer lock (an in-memory store has no second
-    connection, and one lock keeps writers in order); each call is one statement.
+    Every call is one statement in one :meth:`Store.transaction`, the store's public
+    way in: it shares the store's connection (an in-memory store has no second one) and
+    its writer lock, so writes stay in order with the events'. Reads go the same way:
+    the store has no public read of arbitrary tables, and a reminder read is a handful
+    of rows a few times a minute, so holding the writer lock for it costs nothing
+    noticeable. Not to be called inside another ``store.transaction()`` block.
     """
 
     def __init__(self, store):
         self._store = store
 
     def _execute(self, sql: str, args=()) -> list[tuple]:
-        store = self._store
-        with store._lock:  # noqa: SLF001 - the store's lock serialises all writers
-            return store._db.execute(sql, args).fetchall()  # noqa: SLF001
+        with self._store.transaction() as db:
+            return db.execute(sql, args).fetchall()
 
     def save(self, record: ReminderRecord) -> None:
         """Insert or update a reminder (one atomic statement)."""
