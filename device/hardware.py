@@ -39,7 +39,7 @@ class RealBottle:
         if self._factory is None:
             self._factory = make_pin_factory()
         return HX711(self._config.dout_pin, self._config.pd_sck_pin, gain=self._config.gain,
-                     pin_factory=self._factory)
+                     pin_factory=self._factory, rate_hz=self._config.rate_hz)
 
     def calibration(self, store: Store) -> Calibration:
         from device.calibrate import load_calibration
@@ -104,7 +104,7 @@ class SimulatedBottle:
         from sensors.hx711 import HX711
 
         return HX711(*self._pins, gain=128, pin_factory=self.factory,
-                     power_down_after=self.POWER_DOWN_AFTER_S)
+                     power_down_after=self.POWER_DOWN_AFTER_S, rate_hz=self._rate)
 
     def calibration(self, store: Store) -> Calibration:
         from device.calibrate import load_calibration

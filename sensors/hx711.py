@@ -16,7 +16,11 @@ Why it is written the way it is:
   no value translation, and the same code on lgpio, RPi.GPIO and MockFactory.
 - Waiting polls DOUT with short sleeps (``poll_interval``, 2 ms): no thread, no
   CPU spin, and a conversion stays readable for a whole period (12.5 ms at 80 SPS),
-  so nothing is missed. Edge callbacks were not used: they fire on every data bit
+  so nothing is missed. Given the conversion rate (``rate_hz``, the RATE pin's
+  setting), a read first sleeps through 80 % of a period after the previous read (and
+  of the 4-period settling after a reset), since no conversion can be ready sooner: at
+  10 SPS that is about 6 wake-ups a sample instead of 50, which was most of the
+  daemon's CPU. Edge callbacks were not used: they fire on every data bit
   during a read too, and the mock chip updates lazily.
 - Nothing sleeps while PD_SCK is high. Even ``time.sleep(1e-6)`` takes ~80 us, longer
   than the 60 us after which the chip powers down mid-read.
@@ -89,7 +93,13 @@ class HX711:
         (datasheet: 60 us). :meth:`power_down` holds the clock high longer than this,
         and a read whose clock-high phase may have lasted longer is treated as
         interrupted by a power-down.
-    :param poll_interval: seconds between looks at DOUT while waiting for data.
+    :param poll_interval: seconds between looks at DOUT while waiting for data;
+        ``None``: 2 ms, or a twentieth of a conversion period if the rate is known and
+        that is longer (a conversion stays readable for a whole period).
+    :param rate_hz: the chip's conversion rate (10 or 80 SPS, set by its RATE pin), or
+        ``None`` if unknown. Known, the driver sleeps through most of a conversion
+        before polling. Set too high it only polls more; set too low it would skip
+        conversions, so leave it ``None`` when unsure.
 
     :raises ValueError: *gain* is not 128, 64 or 32.
     :raises gpiozero.GPIOPinInUse: a pin is used by another device.
@@ -105,7 +115,7 @@ class HX711:
     """
 
     def __init__(self, dout, pd_sck, *, gain=128, pin_factory=None,
-                 power_down_after=POWER_DOWN_AFTER, poll_interval=0.002):
+                 power_down_after=POWER_DOWN_AFTER, poll_interval=None, rate_hz=None):
         # Attributes that close() and __del__ look at come first: a failed
         # constructor still gets closed.
         self._dout = self._sck = None
@@ -115,6 +125,10 @@ class HX711:
             raise ValueError(f"gain must be 128, 64 or 32 (channel A: 128 or 64, channel B: 32), not {gain!r}")
         if not 0 < power_down_after < 1:
             raise ValueError(f"power_down_after must be a positive number of seconds below 1, not {power_down_after!r}")
+        if rate_hz is not None and not 0 < rate_hz <= 1000:
+            raise ValueError(f"rate_hz must be a conversion rate in (0, 1000] Hz or None, not {rate_hz!r}")
+        if poll_interval is None:
+            poll_interval = 0.002 if rate_hz is None else max(0.002, 0.05 / rate_hz)
         if not 0 < poll_interval <= 1:
             raise ValueError(f"poll_interval must be in (0, 1] seconds, not {poll_interval!r}")
         if dout == pd_sck:
@@ -130,6 +144,10 @@ class HX711:
         # here, it is the point.
         self._hold = self._power_down_after + 100e-6
         self._poll_interval = float(poll_interval)
+        # No conversion can be ready before this (time.monotonic()): 80 % of a period
+        # after a read, 80 % of the 4-period settling after a reset or power-up.
+        self._period = None if rate_hz is None else 1.0 / rate_hz
+        self._quiet_until = None
         self._lock = threading.RLock()
         self._powered_down = False
         self._next_gain = None  # gain of the next conversion; None = unknown
@@ -201,6 +219,8 @@ class HX711:
                 self._wait_ready(deadline, timeout, stretched_here)
                 made_at = self._next_gain
                 value, stretched_at = self._clock_out()
+                if not stretched_at:
+                    self._quiet_for(0.8)
                 if stretched_at:
                     # The chip may have powered down and reset during that pulse;
                     # reset it for sure so that its state is known again.
@@ -235,6 +255,14 @@ class HX711:
 
     def _wait_ready(self, deadline, timeout, stretched=0):
         dout = self._dout
+        if self._quiet_until is not None:
+            # The chip is still converting (or settling): sleep through it, bounded by
+            # the deadline, instead of polling.
+            quiet_until = self._quiet_until if deadline is None else min(self._quiet_until, deadline)
+            self._quiet_until = None
+            pause = quiet_until - time.monotonic()
+            if pause > 0 and not self._closing:
+                time.sleep(pause)
         while dout.state:
             if self._closing:
                 raise DeviceClosed(f"{type(self).__name__} was closed while waiting for data")
@@ -312,6 +340,7 @@ class HX711:
                 self._sck.state = False
                 self._powered_down = False
                 self._next_gain = 128
+                self._quiet_for(0.8 * 4)
 
     def _reset_chip(self):
         """Power-cycle the chip so that its state is known: A-128, settling."""
@@ -320,6 +349,12 @@ class HX711:
         self._sck.state = False
         self._next_gain = 128
         self._needs_reset = False
+        self._quiet_for(0.8 * 4)
+
+    def _quiet_for(self, periods):
+        """No conversion can be ready for *periods* conversion periods (if the rate is known)."""
+        if self._period is not None:
+            self._quiet_until = time.monotonic() + periods * self._period
 
     # --- lifetime ----------------------------------------------------------------
     def close(self):

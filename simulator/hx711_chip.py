@@ -114,9 +114,16 @@ class ClockPin(_ShortHistoryPin):
 
 
 class DataPin(_ShortHistoryPin):
-    """DOUT: driven by the attached chip, brought up to date whenever it is read."""
+    """DOUT: driven by the attached chip, brought up to date whenever it is read.
+
+    :attr:`looks` counts the host's reads of the pin, as a logic analyser on the
+    line would show them: 24 data bits and one check a read, plus the polls.
+    """
+
+    looks = 0
 
     def _get_state(self):
+        self.looks += 1
         chip = self.chip
         if chip is not None:
             chip._refresh()

@@ -388,6 +388,32 @@ def test_readings_arrive_at_about_the_chip_rate(rig, rate):
     assert (n - 1) / rate * 0.9 <= elapsed < n / rate * 3 + 1.0
 
 
+def test_a_driver_told_the_rate_sleeps_through_conversions_and_skips_none(factory):
+    chip = FakeHX711(factory, DOUT, PD_SCK, source=lambda t: round(t * SPS), rate_hz=SPS)
+    with HX711(DOUT, PD_SCK, pin_factory=factory, rate_hz=SPS) as hx:
+        hx.read_raw()
+        looks = chip.dout_pin.looks
+        values = [hx.read_raw() for _ in range(24)]
+        polls = chip.dout_pin.looks - looks - 25 * len(values)  # minus 24 bits and 1 check a read
+        stretches = hx.clock_stretches
+    chip.close()
+    # Every conversion in turn (the source counts them), none skipped, except where a
+    # loaded host stalled the clock and the driver reset the chip (it then settles).
+    steps = [b - a for a, b in zip(values, values[1:])]
+    assert sum(step != 1 for step in steps) <= stretches, steps
+    # ... and DOUT looked at about twice a conversion instead of every 2 ms of it
+    # (a 12.5 ms period: six looks or more without the rate). A slow host looks less;
+    # a reset chip settles for about 5 periods, of which the driver sleeps through 3.2.
+    assert polls <= 3 * len(values) + 20 * stretches
+    assert chip.violations == 0
+
+
+@pytest.mark.parametrize("rate_hz", [0, -10, 5000])
+def test_rate_must_be_a_conversion_rate(factory, rate_hz):
+    with pytest.raises(ValueError, match="rate_hz"):
+        HX711(DOUT, PD_SCK, pin_factory=factory, rate_hz=rate_hz)
+
+
 def test_close_is_idempotent_releases_pins_and_a_new_driver_works(factory, rig):
     chip, hx, _ = rig(value=555)
     with pytest.raises(GPIOPinInUse):
