@@ -8,17 +8,23 @@ is kept in the store's settings under the same dotted key and wins over the file
 The expected pace is the reminder policy's: ``x * (1 + front_load * (1 - x))`` of the
 goal at fraction ``x`` of the drinking window. Past days are measured against
 today's goal.
+
+A day is crampwatch's one day (:func:`scheduler.policy.day_bounds`): from halfway
+through the night before to halfway through the night after (03:00 to 03:00 with the
+default wake time and bedtime), as the reminders, insights and the MQTT state count it.
+A drink at 00:30 before going to bed counts to the evening's day.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
+from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
 
 from device.config import Config
-from dashboard.localtime import DayIndex, at, clock, day_bounds
+from dashboard.localtime import DayIndex, at, clock
 
 NAMES = {"goal_ml": ("goal_ml", "daily_goal_ml"), "wake": ("wake_time",), "bed": ("bedtime", "bed_time"),
          "cutoff_h": ("cutoff_h", "cutoff_hours"), "front_load": ("front_load",)}
@@ -68,6 +74,23 @@ class DayPlan:
         return cls(float(goal) if goal else cls.goal_ml, _as_time(wake, cls.wake), _as_time(bed, cls.bed),
                    float(cutoff) if cutoff is not None else cls.cutoff_h, goal_key, float(front or 0.0))
 
+    @property
+    def clock_times(self) -> SimpleNamespace:
+        """Wake time and bedtime as the policy reads them (``HH:MM``)."""
+        return SimpleNamespace(wake_time=self.wake.strftime("%H:%M"), bedtime=self.bed.strftime("%H:%M"))
+
+    def bounds(self, day: date, tz: ZoneInfo) -> tuple[float, float]:
+        """Where the local ``day`` starts and ends (the reminder policy's day)."""
+        from scheduler.policy import day_bounds
+
+        return day_bounds(day, self.clock_times, tz)
+
+    def day_of(self, t: float, tz: ZoneInfo) -> date:
+        """The local day the instant ``t`` counts to (the reminder policy's day)."""
+        from scheduler.policy import day_of
+
+        return day_of(t, self.clock_times, tz)
+
     def window(self, day: date, tz: ZoneInfo) -> tuple[float, float]:
         start = at(day, self.wake, tz)
         end = at(day, self.bed, tz) - self.cutoff_h * 3600.0
@@ -87,9 +110,12 @@ class DayPlan:
         return expected_fraction(x, self.front_load)
 
 
-def daily_totals(store, tz: ZoneInfo, first: date, last: date) -> list[dict]:
-    """Intake per local day from ``first`` to ``last``: drinks, refills, stretched or not."""
-    index = DayIndex(first, last, tz)
+def daily_totals(store, tz: ZoneInfo, first: date, last: date, plan: DayPlan | None = None) -> list[dict]:
+    """Intake per local day from ``first`` to ``last``: drinks, refills, stretched or not.
+
+    Days are ``plan``'s (:meth:`DayPlan.bounds`; the default wake time and bedtime without one).
+    """
+    index = DayIndex(first, last, (plan or DayPlan()).bounds, tz)
     rows = [{"date": d.isoformat(), "intake_ml": 0.0, "drinks": 0, "refills": 0, "stretched": False}
             for d in index.days]
     for e in store.events(types=["drink", "refill", "stretched"], since=index.edges[0], until=index.edges[-1]):
@@ -133,38 +159,41 @@ class Totals:
             if event.get("type") in self.TYPES:
                 self._stale.append(event["t"])
 
-    def __call__(self, tz: ZoneInfo, first: date, last: date, today: date) -> list[dict]:
+    def __call__(self, tz: ZoneInfo, first: date, last: date, today: date, plan: DayPlan | None = None) -> list[dict]:
+        plan = plan or DayPlan()
         count = self.store.count_events()
+        key = (str(tz), plan.wake, plan.bed)  # what decides where days begin
         with self._lock:
-            if (str(tz), count) != (self._tz_key, self._count):
-                self._tz_key, self._count, self._days = str(tz), count, {}
+            if (key, count) != (self._tz_key, self._count):
+                self._tz_key, self._count, self._days = key, count, {}
             for t in self._stale:
-                self._days.pop(datetime.fromtimestamp(t, tz).date().isoformat(), None)
+                self._days.pop(plan.day_of(t, tz).isoformat(), None)
             self._stale = []
             days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
             missing = [d for d in days if d >= today or d.isoformat() not in self._days]
             fresh = {}
             if missing:
-                fresh = {r["date"]: r for r in daily_totals(self.store, tz, min(missing), max(missing))}
+                fresh = {r["date"]: r for r in daily_totals(self.store, tz, min(missing), max(missing), plan)}
                 self._days.update({k: v for k, v in fresh.items() if date.fromisoformat(k) < today})
             return [dict(fresh.get(d.isoformat()) or self._days[d.isoformat()]) for d in days]
 
 
 def today(store, tz: ZoneInfo, plan: DayPlan, now: float) -> dict:
     """Today's intake, pace, drinks and the cumulative curve for the chart."""
-    day = datetime.fromtimestamp(now, tz).date()
-    start, end = day_bounds(day, tz)
-    drinks, refills, total, curve = [], 0, 0.0, [[0.0, 0.0]]
+    day = plan.day_of(now, tz)
+    start, end = plan.bounds(day, tz)
+    midnight = at(day, time(0), tz)
+    drinks, refills, total, curve = [], 0, 0.0, [[_hour(start, midnight), 0.0]]
     for e in store.events(types=["drink", "refill"], since=start, until=end):
         if e["type"] == "refill":
             refills += 1
             continue
         total += e["ml"]
         drinks.append({"id": e["id"], "t": e["t"], "time": clock(e["t"], tz), "ml": round(e["ml"])})
-        curve.append([_hour(e["t"], start), round(total)])
+        curve.append([_hour(e["t"], midnight), round(total)])
     pace = plan.pace_at(now, day, tz)
     w0, w1 = plan.window(day, tz)
-    curve.append([_hour(min(now, end - 1), start), round(total)])
+    curve.append([_hour(min(now, end - 1), midnight), round(total)])
     return {
         "date": day.isoformat(), "weekday": day.strftime("%A"), "now": clock(now, tz),
         "intake_ml": round(total), "goal_ml": round(plan.goal_ml), "goal_key": plan.goal_key,
@@ -172,19 +201,20 @@ def today(store, tz: ZoneInfo, plan: DayPlan, now: float) -> dict:
         "pace_ml": round(pace), "pace_delta_ml": round(total - pace),
         "window": {"start": clock(w0, tz), "end": clock(w1, tz)},
         "drinks": drinks[::-1], "refills": refills,
-        "chart": {"intake": curve, "pace": [[_hour(w0 + k / 12 * (w1 - w0), start), round(plan.goal_ml * plan.fraction(k / 12))]
-                                            for k in range(13)]},
+        "chart": {"intake": curve, "range": [_hour(start, midnight), _hour(end, midnight)],
+                  "pace": [[_hour(w0 + k / 12 * (w1 - w0), midnight), round(plan.goal_ml * plan.fraction(k / 12))]
+                           for k in range(13)]},
     }
 
 
 def _hour(t: float, midnight: float) -> float:
-    """Hours since the day's local midnight (past 24 for a bedtime after midnight)."""
+    """Hours since the day's local midnight (past 24 after the next midnight, before the day ends)."""
     return round((t - midnight) / 3600.0, 3)
 
 
 def history(totals: Totals, tz: ZoneInfo, plan: DayPlan, now: float, view: str, count: int) -> dict:
     """Daily totals, or per-day averages by ISO week or by month, for the last ``count``."""
-    last = datetime.fromtimestamp(now, tz).date()
+    last = plan.day_of(now, tz)
     if view == "day":
         first = last - timedelta(days=count - 1)
     elif view == "week":
@@ -192,7 +222,7 @@ def history(totals: Totals, tz: ZoneInfo, plan: DayPlan, now: float, view: str, 
     else:
         month = last.year * 12 + last.month - 1 - (count - 1)
         first = date(month // 12, month % 12 + 1, 1)
-    days = totals(tz, first, last, last)
+    days = totals(tz, first, last, last, plan)
     goal = plan.goal_ml
     if view == "day":
         rows = [{"key": r["date"], "label": _label(r["date"], "%a %d"), "intake_ml": r["intake_ml"],
@@ -218,8 +248,8 @@ def _label(iso: str, fmt: str) -> str:
 
 def streaks(totals: Totals, tz: ZoneInfo, plan: DayPlan, now: float, days: int = 365) -> dict:
     """Current and best runs of days at the goal, and of evenings with stretching done."""
-    last = datetime.fromtimestamp(now, tz).date()
-    rows = totals(tz, last - timedelta(days=days - 1), last, last)
+    last = plan.day_of(now, tz)
+    rows = totals(tz, last - timedelta(days=days - 1), last, last, plan)
     return {"goal": _runs([r["intake_ml"] >= plan.goal_ml for r in rows]),
             "stretch": _runs([r["stretched"] for r in rows])}
 

@@ -1,9 +1,11 @@
-"""Days, nights and clock times in the configured time zone (times are stored in UTC).
+"""Nights and clock times in the configured time zone (times are stored in UTC).
+
+Days are not defined here: a day is the reminder policy's (:func:`scheduler.policy.day_bounds`,
+halfway through one night to halfway through the next), reached through
+:class:`dashboard.intake.DayPlan`.
 
 >>> from zoneinfo import ZoneInfo
 >>> tz = ZoneInfo("Europe/Berlin")
->>> day_bounds(date(2026, 10, 25), tz)[1] - day_bounds(date(2026, 10, 25), tz)[0]  # DST ends: 25 h
-90000.0
 >>> night_of(datetime(2026, 11, 3, 2, 30, tzinfo=tz).timestamp(), tz)
 datetime.date(2026, 11, 2)
 """
@@ -11,23 +13,11 @@ datetime.date(2026, 11, 2)
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 NOON = time(12)
-
-
-def day_start(day: date, tz: ZoneInfo) -> float:
-    return datetime.combine(day, time(0), tz).timestamp()
-
-
-def day_bounds(day: date, tz: ZoneInfo) -> tuple[float, float]:
-    """Unix times of local midnight starting ``day`` and the next one."""
-    return day_start(day, tz), day_start(day + timedelta(days=1), tz)
-
-
-def local_date(t: float, tz: ZoneInfo) -> date:
-    return datetime.fromtimestamp(t, tz).date()
 
 
 def night_of(t: float, tz: ZoneInfo) -> date:
@@ -51,13 +41,17 @@ def at(day: date, when: time, tz: ZoneInfo) -> float:
 
 
 class DayIndex:
-    """Which local day a Unix time falls on, for many times at once (bisect on midnights)."""
+    """Which local day a Unix time falls on, for many times at once (bisect on the days' starts).
 
-    def __init__(self, first: date, last: date, tz: ZoneInfo):
+    ``bounds(day, tz)`` gives a day's start and end (:meth:`dashboard.intake.DayPlan.bounds`).
+    """
+
+    def __init__(self, first: date, last: date, bounds: Callable[[date, ZoneInfo], tuple[float, float]],
+                 tz: ZoneInfo):
         self.first = first
         n = (last - first).days + 1
         self.days = [first + timedelta(days=k) for k in range(n)]
-        self.edges = [day_start(d, tz) for d in self.days] + [day_start(last + timedelta(days=1), tz)]
+        self.edges = [bounds(d, tz)[0] for d in self.days] + [bounds(last, tz)[1]]
 
     def index(self, t: float) -> int | None:
         k = bisect_right(self.edges, t) - 1

@@ -27,9 +27,11 @@ def daemon_state(daemon, now: float | None = None) -> dict[str, Any]:
     drinks = list(daemon.store.events(types=["drink"], since=now - DAY_S))
     last = drinks[-1] if drinks else None
     intake = pace.get("intake_ml")
+    if intake is None and daemon.reminders is None:
+        intake = _intake_today(daemon, now)
     expected = pace.get("expected_ml")
     return {
-        "intake_today_ml": intake,
+        "intake_today_ml": intake,  # over crampwatch's day (scheduler.policy.day_bounds), as everywhere
         "goal_ml": pace.get("goal_ml"),
         "bottle_contents_ml": contents,
         "bottle_present": present,
@@ -42,6 +44,15 @@ def daemon_state(daemon, now: float | None = None) -> dict[str, Any]:
         # "health" is left to the MQTT service: per-part states only, so that the
         # retained state changes when health does, not with every sample's age.
     }
+
+
+def _intake_today(daemon, now: float) -> float:
+    """Drunk so far today, when no reminder service counts it: the same day, from the store."""
+    from scheduler.policy import day_bounds, day_of
+
+    h, tz = daemon.config.hydration, daemon.config.tz
+    start, end = day_bounds(day_of(now, h, tz), h, tz)
+    return round(sum(e["ml"] for e in daemon.store.events(types=["drink"], since=start, until=end)), 1)
 
 
 def _doctor_flag(daemon, now: float) -> dict[str, Any] | None:

@@ -92,23 +92,53 @@ def _day_start(day: date, h: HydrationSection, tz: ZoneInfo) -> float:
     return bed_before + (wake - bed_before) / 2
 
 
+def day_bounds(day: date, h: HydrationSection, tz: ZoneInfo) -> tuple[float, float]:
+    """Where local day ``day`` starts and ends (Unix seconds): halfway through the nights around it.
+
+    The one definition of crampwatch's *day*: reminders, insights, the dashboard's
+    Today, History and streaks, its API and the MQTT state's intake all count a day
+    with it, so a drink at 00:30 before going to bed counts to the evening's day
+    everywhere. ``h`` is the hydration section (only ``wake_time`` and ``bedtime``
+    matter); with 07:00 and 23:00 a day runs 03:00 to 03:00.
+
+    >>> from device.config import HydrationSection
+    >>> tz = ZoneInfo("Europe/Berlin")
+    >>> a, b = day_bounds(date(2026, 11, 25), HydrationSection(), tz)
+    >>> datetime.fromtimestamp(a, tz).strftime("%H:%M"), (b - a) / 3600
+    ('03:00', 24.0)
+    """
+    return _day_start(day, h, tz), _day_start(day + timedelta(days=1), h, tz)
+
+
+def day_of(t: float, h: HydrationSection, tz: ZoneInfo) -> date:
+    """The local day (see :func:`day_bounds`) that the instant ``t`` belongs to.
+
+    >>> from device.config import HydrationSection
+    >>> tz = ZoneInfo("Europe/Berlin")
+    >>> at = lambda d, hh, mm: datetime(2026, 11, d, hh, mm, tzinfo=tz).timestamp()
+    >>> day_of(at(26, 0, 30), HydrationSection(), tz), day_of(at(26, 3, 30), HydrationSection(), tz)
+    (datetime.date(2026, 11, 25), datetime.date(2026, 11, 26))
+    """
+    guess = local_date(t, tz)
+    for day in (guess, guess - timedelta(days=1), guess + timedelta(days=1)):
+        start, end = day_bounds(day, h, tz)
+        if start <= t < end:
+            return day
+    raise AssertionError("unreachable: consecutive days tile time")  # pragma: no cover
+
+
 def plan_for(day: date, h: HydrationSection, s: StretchSection, tz: ZoneInfo) -> DayPlan:
     """The rhythm of local date ``day``."""
     wake, bed = _wake_and_bed(day, h, tz)
-    return DayPlan(day=day, start=_day_start(day, h, tz), wake=wake, cutoff=bed - h.cutoff_h * 3600.0,
-                   stretch_at=bed - s.lead_min * 60.0, bedtime=bed,
-                   end=_day_start(day + timedelta(days=1), h, tz),
+    start, end = day_bounds(day, h, tz)
+    return DayPlan(day=day, start=start, wake=wake, cutoff=bed - h.cutoff_h * 3600.0,
+                   stretch_at=bed - s.lead_min * 60.0, bedtime=bed, end=end,
                    night_start=wake - NIGHT_BEFORE_WAKE_S, night_end=wake + NIGHT_AFTER_WAKE_S)
 
 
 def day_plan(now: float, h: HydrationSection, s: StretchSection, tz: ZoneInfo) -> DayPlan:
     """The plan of the day that ``now`` belongs to."""
-    guess = local_date(now, tz)
-    for day in (guess, guess - timedelta(days=1), guess + timedelta(days=1)):
-        plan = plan_for(day, h, s, tz)
-        if plan.start <= now < plan.end:
-            return plan
-    raise AssertionError("unreachable: consecutive days tile time")  # pragma: no cover
+    return plan_for(day_of(now, h, tz), h, s, tz)
 
 
 def in_quiet_hours(now: float, spans: list[str], tz: ZoneInfo) -> bool:

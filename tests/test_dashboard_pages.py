@@ -93,13 +93,17 @@ def test_pace_follows_the_reminder_policy_shape():
     assert plan.pace_at((start + end) / 2, day, TZ) == pytest.approx(2000 * 0.5 * 1.15)
 
 
-def test_a_day_is_local_midnight_to_midnight_also_on_dst_days(store):
-    # 2026-10-25 is 25 hours long in Berlin; drinks at 00:30 and 23:30 local belong to it
-    early = datetime(2026, 10, 25, 0, 30, tzinfo=TZ).timestamp()
-    late = datetime(2026, 10, 25, 23, 30, tzinfo=TZ).timestamp()
-    store.add_events([Drink(t=early, ml=100.0), Drink(t=late, ml=200.0), Drink(t=late + 3600, ml=50.0)])
-    rows = daily_totals(store, TZ, date(2026, 10, 25), date(2026, 10, 26))
-    assert [r["intake_ml"] for r in rows] == [300, 50]
+def test_a_day_runs_from_halfway_through_one_night_to_the_next_also_on_dst_days(store):
+    # the reminders' day (03:00 to 03:00 with 07:00 and 23:00): 00:30 counts to the evening before;
+    # on 2026-10-25 Berlin's clocks go back, and 00:30 on the 26th still counts to the 25th
+    def local(d, hh, mm):
+        return datetime(2026, 10, d, hh, mm, tzinfo=TZ).timestamp()
+
+    store.add_events([Drink(t=local(25, 0, 30), ml=100.0), Drink(t=local(25, 9, 0), ml=400.0),
+                      Drink(t=local(25, 23, 30), ml=200.0), Drink(t=local(26, 0, 30), ml=50.0),
+                      Drink(t=local(26, 3, 30), ml=25.0)])
+    rows = daily_totals(store, TZ, date(2026, 10, 24), date(2026, 10, 26))
+    assert [r["intake_ml"] for r in rows] == [100, 650, 25]
 
 
 @pytest.mark.parametrize("flags,current,best", [

@@ -34,7 +34,9 @@ BOTTLE = _obj(["live"], live=BOOL, grams=_nullable(NUM), present=_nullable(BOOL)
 REMINDER = _nullable({"type": "object", "required": ["message"], "properties": {"kind": STR, "message": STR}})
 DRINK = _obj(["id", "t", "time", "ml"], id=STR, t=NUM, time=STR, ml=NUM)
 TODAY = _obj(["date", "intake_ml", "goal_ml", "pace_ml", "pace_delta_ml", "drinks", "bottle"],
-             date=STR, intake_ml=NUM, goal_ml=NUM, progress=NUM, pace_ml=NUM, pace_delta_ml=NUM,
+             date={**STR, "description": "the day's local date; a day runs from halfway through the night before to "
+                                         "halfway through the night after (03:00 to 03:00 with 07:00 and 23:00)"},
+             intake_ml=NUM, goal_ml=NUM, progress=NUM, pace_ml=NUM, pace_delta_ml=NUM,
              drinks={"type": "array", "items": DRINK}, refills=INT, bottle=BOTTLE, reminder=REMINDER)
 HISTORY = _obj(["view", "goal_ml", "rows"], view={"enum": ["day", "week", "month"]}, goal_ml=NUM,
                rows={"type": "array", "items": _obj(["key", "label", "intake_ml", "days", "met_days"], key=STR,

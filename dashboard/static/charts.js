@@ -2,7 +2,10 @@
 (function () {
   'use strict';
   function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
-  function hh(v) { var h = Math.floor(v), m = Math.round((v - h) * 60); return (h < 10 ? '0' : '') + h + ':' + (m < 10 ? '0' : '') + m; }
+  function hh(v) {  /* hours since the day's midnight (past 24 after the next one) as a clock time */
+    var t = Math.round(v * 60), h = Math.floor(t / 60) % 24, m = t % 60;
+    return (h < 10 ? '0' : '') + h + ':' + (m < 10 ? '0' : '') + m;
+  }
 
   function responsive(el, opts, data) {
     opts.width = Math.max(240, el.clientWidth);
@@ -39,10 +42,12 @@
       return pts[pts.length - 1][1];
     });
     var p1 = pts[pts.length - 1];
+    var range = chart.range || [0, 24], splits = [];  /* the day: halfway through one night to the next */
+    for (var s = Math.ceil(range[0] / 6) * 6; s <= range[1]; s += 6) splits.push(s);
     return responsive(el, {
       height: 200, legend: { show: true }, cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: false, range: [0, 24] }, y: { range: function (u, min, max) { return [0, Math.max(max, p1[1]) * 1.08]; } } },
-      axes: [axis({ values: function (u, v) { return v.map(hh); }, splits: function () { return [0, 6, 12, 18, 24]; } }),
+      scales: { x: { time: false, range: range }, y: { range: function (u, min, max) { return [0, Math.max(max, p1[1]) * 1.08]; } } },
+      axes: [axis({ values: function (u, v) { return v.map(hh); }, splits: function () { return splits; } }),
              axis({ size: 56, values: function (u, v) { return v.map(function (x) { return x >= 1000 ? (x / 1000) + ' L' : x; }); } })],
       series: [{ label: 'Time', value: function (u, v) { return v == null ? '–' : hh(v); } },
                { label: 'Drunk', stroke: css('--water'), width: 3, fill: css('--brand-soft'), paths: uPlot.paths.stepped({ align: 1 }),
