@@ -16,7 +16,6 @@ from dashboard.localtime import clock, night_bounds, night_of
 
 AXES = ((time(20), 14, 2), (time(18), 18, 3), (time(12), 24, 4))  # start, hours, tick step
 ATTACH_AFTER_S = 600.0
-DOCTOR_NIGHTS, DOCTOR_WINDOW = 3, 7  # config.insights' defaults; the page passes the configured ones
 MOVEMENT_BINS = 280
 
 
@@ -69,13 +68,16 @@ def _wake_near(t: float, wakes: dict[str, dict]) -> dict | None:
     return None
 
 
-def doctor_note(recent: list[dict], nights: int = DOCTOR_NIGHTS, window: int = DOCTOR_WINDOW) -> str | None:
-    """A plain word when cramps were frequent lately (never a diagnosis)."""
-    cramp_nights = sum(1 for n in recent[:window] if n["cramp_count"])
-    if cramp_nights < nights:
-        return None
-    return (f"Cramps on {cramp_nights} of the last {min(len(recent), window)} nights. Frequent, severe or "
-            "persistent cramps, or cramps with weakness, swelling or numbness, are a reason to see a doctor.")
+def doctor_flag(store, config, now: float) -> dict:
+    """The doctor flag: :func:`device.insights.doctor_flag_at`, the one evaluation that the
+    Insights page, the report and the MQTT state (and its Home Assistant entity) use too.
+
+    It looks at the configured number of nights up to last night, whichever page of
+    nights is on the screen; its ``message`` is the plain word (never a diagnosis).
+    """
+    from device.insights import doctor_flag_at
+
+    return doctor_flag_at(store, config, now)
 
 
 def _timeline(night: dict, tz: ZoneInfo, epochs) -> dict:

@@ -56,10 +56,8 @@ def nights():
         abort(404)
     last = min(max(last, newest - timedelta(days=3650)), newest)
     rows = night_data.nights(svc.store, tz, last, NIGHTS_PER_PAGE, epochs=svc.epochs)
-    doctor = svc.effective.insights
-    recent = rows if last == newest else night_data.nights(svc.store, tz, newest, doctor.doctor_window,
-                                                           timeline=False)
-    note = night_data.doctor_note(recent, doctor.doctor_nights, doctor.doctor_window)
+    doctor = night_data.doctor_flag(svc.store, svc.effective, svc.clock())
+    note = doctor["message"] if doctor["raised"] else None
     return render_template("nights.html", nights=rows, note=note,
                            older=(last - timedelta(days=NIGHTS_PER_PAGE)).isoformat(),
                            newer=(last + timedelta(days=NIGHTS_PER_PAGE)).isoformat() if last < newest else None)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from dashboard import create_app, register_nav
 from dashboard.intake import DayPlan, _runs, daily_totals
-from dashboard.nights import doctor_note, nights
+from dashboard.nights import nights
 from device.config import Config, Section
 from device.events import CrampLog, Drink, Sleep, Wake
 from device.storage import Store
@@ -144,12 +144,6 @@ def test_movement_is_drawn_when_an_epochs_provider_is_given(store):
     night = nights(store, TZ, date(2026, 11, 20), 1, epochs=epochs)[0]
     assert night["timeline"]["movement"].count(",") == 280  # binned: small pages on a Pi
     assert nights(store, TZ, date(2026, 11, 20), 1)[0]["timeline"]["movement"] is None
-
-
-def test_doctor_note_after_frequent_cramp_nights():
-    rows = [{"cramp_count": c} for c in (1, 0, 2, 0, 1, 0, 0)]
-    assert "reason to see a doctor" in doctor_note(rows) and "3 of the last 7" in doctor_note(rows)
-    assert doctor_note([{"cramp_count": c} for c in (1, 0, 0, 0, 1, 0, 0)]) is None
 
 
 def test_simulated_history_is_plausible_and_repeatable():

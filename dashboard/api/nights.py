@@ -22,13 +22,18 @@ MAX_AGE_S = 366 * 86400.0
 
 @bp.get("/nights")
 def nights():
-    """``count`` nights (default 14) up to the night of ``last`` (default: last night), newest first."""
+    """``count`` nights (default 14) up to the night of ``last`` (default: last night), newest first.
+
+    ``doctor`` is the doctor flag up to last night (the Insights page's and the MQTT
+    state's, whatever nights were asked for); ``doctor_note`` its message when raised.
+    """
     svc = services()
     tz = svc.effective.tz
     last = date_arg("last", night_of(svc.clock() - 8 * 3600.0, tz))  # tonight from 20:00
     count = int_arg("count", 14, 1, 62)
     rows = night_data.nights(svc.store, tz, last, count, timeline=False)
-    return jsonify({"nights": rows, "doctor_note": night_data.doctor_note(rows)})
+    doctor = night_data.doctor_flag(svc.store, svc.effective, svc.clock())
+    return jsonify({"nights": rows, "doctor": doctor, "doctor_note": doctor["message"] if doctor["raised"] else None})
 
 
 @bp.post("/wakes/<wake_id>/label")

@@ -135,7 +135,7 @@ def document() -> dict:
                                                                                       goal=RUN, stretch=RUN)))},
         "/bottle": {"get": _op("The scale's live reading", _json(BOTTLE))},
         "/nights": {"get": _op("Nights with wake-ups and cramps", _json(_obj(
-            ["nights"], nights={"type": "array", "items": NIGHT}, doctor_note=_nullable(STR))), params=[
+            ["nights"], nights={"type": "array", "items": NIGHT}, doctor=DOCTOR, doctor_note=_nullable(STR))), params=[
             _q("last", DATE, "The newest night (its evening's date)"),
             _q("count", {"type": "integer", "minimum": 1, "maximum": 62}, "How many nights")], errors=(400,))},
         "/wakes/{wake_id}/label": {"post": _op(
