@@ -45,7 +45,6 @@ Scale: the data sheet gives 3.9 mg/LSB typical (256 LSB/g); the driver uses exac
 from __future__ import annotations
 
 import struct
-import time
 
 from sensors.i2c import I2CAccelerometer
 
@@ -86,22 +85,13 @@ _MAX_ROUNDS = 4
 class ADXL345(I2CAccelerometer):
     """An ADXL345 on I2C, sampling into its FIFO; :meth:`read` drains it.
 
-    :param bus: an I2C bus number (``smbus2.SMBus(bus)`` is opened, and closed by
-        :meth:`close`) or an object with smbus2 ``SMBus``'s ``read_byte_data``,
-        ``write_byte_data`` and ``read_i2c_block_data`` (left open).
-    :param address: 0x53 (SDO low) or 0x1D (SDO high).
-    :param rate_hz: output data rate, one of 25, 50, 100, 200, 400.
-    :param range_g: full scale, one of 2, 4, 8, 16 (resolution is 3.9 mg at each).
-    :param clock: ``clock() -> seconds`` for retry windows and loss estimates.
-    :param sleep: how retries wait (``sleep(seconds)``).
-    :param attempts: tries per transaction before :class:`~device.errors.SensorBusError`.
-    :param backoff: first wait between tries, doubled each time.
-    :param retry_window: no new try starts later than this after the first failure.
+    Parameters and errors as for :class:`~sensors.i2c.I2CAccelerometer`, with:
 
-    :raises ValueError: unsupported *rate_hz* or *range_g* (the message lists the
-        allowed values); the bus is not touched.
+    :param address: 0x53 (SDO low, the default) or 0x1D (SDO high).
+    :param rate_hz: output data rate, one of 25, 50, 100 (default), 200, 400.
+    :param range_g: full scale, one of 2 (default), 4, 8, 16 (resolution is 3.9 mg at
+        each).
     :raises device.errors.SensorNotFound: DEVID is not 0xE5, or nothing answers.
-    :raises device.errors.SensorBusError: the bus cannot be opened or keeps failing.
 
     Example::
 
@@ -118,40 +108,30 @@ class ADXL345(I2CAccelerometer):
     ID_REGISTER = _DEVID
     ID_NAME = "DEVID"
     CHIP_ID = DEVID
+    ID_HINTS = {0x68: "0x68 is what an MPU-6050 answers: use sensors.mpu6050.MPU6050"}
+    DEFAULT_ADDRESS = 0x53
     ADDRESS_HINT = " (0x53 with SDO/ALT ADDRESS low, 0x1D with it high)"
+    STATUS_REGISTER = _INT_SOURCE
+    OVERFLOW_BIT = _OVERRUN
     RATES = tuple(RATE_CODES)
     RANGES = tuple(RANGE_BITS)
     FIFO_SAMPLES = _FIFO_LEVELS + 1
     _sample = struct.Struct("<hhh")
     _scale = LSB_G
 
-    def __init__(self, bus, *, address=0x53, rate_hz=100, range_g=2, clock=time.monotonic,
-                 sleep=time.sleep, attempts=6, backoff=0.005, retry_window=2.0):
-        super().__init__(bus, address=address, rate_hz=rate_hz, range_g=range_g, clock=clock,
-                         sleep=sleep, attempts=attempts, backoff=backoff,
-                         retry_window=retry_window)
+    def _setup(self):
+        return [
+            (_POWER_CTL, 0x00),  # standby while configuring
+            (_INT_ENABLE, 0x00),  # polled: no interrupt pins
+            (_OFSX, 0x00), (_OFSY, 0x00), (_OFSZ, 0x00),
+            (_BW_RATE, RATE_CODES[self._rate]),
+            (_DATA_FORMAT, _FULL_RES | RANGE_BITS[self._range]),
+            (_FIFO_CTL, _FIFO_BYPASS),  # empties the FIFO
+            (_FIFO_CTL, _FIFO_STREAM),
+            (_POWER_CTL, _MEASURE),
+        ]
 
-    def _id_hint(self, got):
-        if got == 0x68:
-            return " (0x68 is what an MPU-6050 answers: use sensors.mpu6050.MPU6050)"
-        return ""
-
-    def _configure(self):
-        w = self._write_byte
-        w(_POWER_CTL, 0x00)  # standby while configuring
-        w(_INT_ENABLE, 0x00)  # polled: no interrupt pins
-        for register in (_OFSX, _OFSY, _OFSZ):
-            w(register, 0x00)
-        w(_BW_RATE, RATE_CODES[self._rate])
-        w(_DATA_FORMAT, _FULL_RES | RANGE_BITS[self._range])
-        w(_FIFO_CTL, _FIFO_BYPASS)  # empties the FIFO
-        w(_FIFO_CTL, _FIFO_STREAM)
-        w(_POWER_CTL, _MEASURE)
-        self._read_byte(_INT_SOURCE)  # whatever it says predates this driver
-
-    def _drain(self):
-        if self._read_byte(_INT_SOURCE) & _OVERRUN:
-            self._overflow_seen = True
+    def _drain_fifo(self):
         read_block = self._read_block
         buf = self._buf
         for _ in range(_MAX_ROUNDS):

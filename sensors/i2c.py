@@ -22,10 +22,17 @@
   they cost estimated from the time since the previous drain.
 - Lifetime: :meth:`close` (idempotent) and the context-manager protocol.
 
-Subclasses set the class constants, implement ``_configure`` and ``_drain`` (which
-appends raw sample bytes to ``self._buf`` and sets ``self._overflow_seen`` /
-``self._discarded``), and give ``_scale`` (g per LSB) and ``_sample`` (a
-``struct.Struct`` for one x, y, z sample).
+- The chip's shape: the id check (``ID_REGISTER`` must read ``CHIP_ID``, with a hint
+  from ``ID_HINTS`` for chips known to answer otherwise), configuration as a list of
+  register writes followed by a read of the status register (which the driver
+  cannot trust: it predates it), and the start of every drain, a read of the status
+  register whose ``OVERFLOW_BIT`` marks an overflow.
+
+Subclasses set the class constants, implement ``_setup`` (the configuration's
+``(register, value)`` writes, in order) and ``_drain_fifo`` (which appends raw sample
+bytes to ``self._buf`` and may set ``self._overflow_seen`` / ``self._discarded``),
+and give ``_scale`` (g per LSB) and ``_sample`` (a ``struct.Struct`` for one x, y, z
+sample).
 """
 
 from __future__ import annotations
@@ -45,6 +52,10 @@ BLOCK_MAX = 32
 #: errnos meaning "nobody acknowledged": ENXIO (6) or EREMOTEIO (121), by adapter.
 NACK_ERRNOS = frozenset({errno.ENXIO, errno.EREMOTEIO})
 _BUS_METHODS = ("read_byte_data", "write_byte_data", "read_i2c_block_data")
+# What each bus method was doing, for the error message: formatted with its arguments.
+_WHAT = {"read_byte_data": "reading register 0x{0:02X}",
+         "write_byte_data": "writing 0x{1:02X} to register 0x{0:02X}",
+         "read_i2c_block_data": "reading {1} bytes from register 0x{0:02X}"}
 
 
 def open_bus(bus):
@@ -73,6 +84,25 @@ def open_bus(bus):
 class I2CAccelerometer:
     """Base of the FIFO accelerometer drivers; see the module docstring.
 
+    :param bus: an I2C bus number (``smbus2.SMBus(bus)`` is opened, and closed by
+        :meth:`close`) or an object with smbus2 ``SMBus``'s ``read_byte_data``,
+        ``write_byte_data`` and ``read_i2c_block_data`` (left open).
+    :param address: the chip's 7-bit I2C address; ``None``: its default
+        (``DEFAULT_ADDRESS``).
+    :param rate_hz: output data rate, one of ``RATES``.
+    :param range_g: full scale (+-g), one of ``RANGES``.
+    :param clock: ``clock() -> seconds`` for retry windows and loss estimates.
+    :param sleep: how retries wait (``sleep(seconds)``).
+    :param attempts: tries per transaction before :class:`~device.errors.SensorBusError`.
+    :param backoff: first wait between tries, doubled each time.
+    :param retry_window: no new try starts later than this after the first failure.
+
+    :raises ValueError: unsupported *rate_hz* or *range_g* (the message lists the
+        allowed values); the bus is not touched.
+    :raises device.errors.SensorNotFound: the id register does not read the chip's id,
+        or nothing answers.
+    :raises device.errors.SensorBusError: the bus cannot be opened or keeps failing.
+
     Health counters (plain ints, read them whenever; :attr:`counters` copies them):
 
     - ``samples_read``: samples :meth:`read` has returned.
@@ -94,8 +124,15 @@ class I2CAccelerometer:
     ID_REGISTER = 0x00
     ID_NAME = "ID"
     CHIP_ID = 0x00
-    #: Hint added when nothing answers at the address.
+    #: Ids other chips answer with -> what to tell the user (in parentheses).
+    ID_HINTS: dict = {}
+    #: The address used when none is given, and a hint when nothing answers there.
+    DEFAULT_ADDRESS = 0x00
     ADDRESS_HINT = ""
+    #: Read once after configuring and first by every drain; OVERFLOW_BIT set in it
+    #: means the FIFO overflowed (or filled) since it was last read.
+    STATUS_REGISTER = 0x00
+    OVERFLOW_BIT = 0x00
     #: Supported rates (Hz) and ranges (+-g).
     RATES: tuple = ()
     RANGES: tuple = ()
@@ -105,12 +142,14 @@ class I2CAccelerometer:
     _sample = struct.Struct("<hhh")
     _scale = 1.0
 
-    def __init__(self, bus, *, address, rate_hz, range_g, clock=time.monotonic,
+    def __init__(self, bus, *, address=None, rate_hz=100, range_g=2, clock=time.monotonic,
                  sleep=time.sleep, attempts=6, backoff=0.005, retry_window=2.0):
         # What close() and __del__ look at comes first: a failed constructor is closed.
         self._bus = None
         self._owned = False
         self._lock = threading.Lock()
+        if address is None:
+            address = self.DEFAULT_ADDRESS
         if rate_hz not in self.RATES or isinstance(rate_hz, bool):
             raise ValueError(f"{self.CHIP} rate_hz must be one of "
                              f"{', '.join(map(str, self.RATES))}, not {rate_hz!r}")
@@ -221,31 +260,23 @@ class I2CAccelerometer:
 
     # --- transactions ------------------------------------------------------------
     def _read_byte(self, register):
-        try:
-            return self._bus.read_byte_data(self._address, register)
-        except SensorError:
-            raise
-        except OSError as exc:
-            return self._retry(self._bus.read_byte_data, (register,), exc,
-                               f"reading register 0x{register:02X}")
+        return self._transact("read_byte_data", register)
 
     def _write_byte(self, register, value):
-        try:
-            return self._bus.write_byte_data(self._address, register, value)
-        except SensorError:
-            raise
-        except OSError as exc:
-            return self._retry(self._bus.write_byte_data, (register, value), exc,
-                               f"writing 0x{value:02X} to register 0x{register:02X}")
+        return self._transact("write_byte_data", register, value)
 
     def _read_block(self, register, length):
+        return self._transact("read_i2c_block_data", register, length)
+
+    def _transact(self, method, *args):
+        """``bus.<method>(address, *args)``, retried on OSError (see :meth:`_retry`)."""
+        call = getattr(self._bus, method)
         try:
-            return self._bus.read_i2c_block_data(self._address, register, length)
+            return call(self._address, *args)
         except SensorError:
             raise
         except OSError as exc:
-            return self._retry(self._bus.read_i2c_block_data, (register, length), exc,
-                               f"reading {length} bytes from register 0x{register:02X}")
+            return self._retry(call, args, exc, _WHAT[method].format(*args))
 
     def _retry(self, call, args, exc, what):
         start = self._clock()
@@ -286,14 +317,26 @@ class I2CAccelerometer:
                 f"{self._id_hint(got)}")
 
     def _id_hint(self, got):
-        return ""
+        hint = self.ID_HINTS.get(got)
+        return f" ({hint})" if hint else ""
 
-    # Subclasses: write every register the driver depends on, start the FIFO empty.
     def _configure(self):
+        for register, value in self._setup():
+            self._write_byte(register, value)
+        self._read_byte(self.STATUS_REGISTER)  # whatever it says predates this driver
+
+    def _drain(self):
+        if self._read_byte(self.STATUS_REGISTER) & self.OVERFLOW_BIT:
+            self._overflow_seen = True
+        self._drain_fifo()
+
+    # Subclasses: (register, value) writes, in order, that set every register the
+    # driver depends on and leave the FIFO empty and filling.
+    def _setup(self):
         raise NotImplementedError
 
     # Subclasses: append the raw bytes of every sample in the FIFO to self._buf.
-    def _drain(self):
+    def _drain_fifo(self):
         raise NotImplementedError
 
     def _fifo_time_bound(self, seconds):

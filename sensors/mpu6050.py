@@ -53,7 +53,6 @@ instead: the count would stay a multiple of 6.
 from __future__ import annotations
 
 import struct
-import time
 import warnings
 
 from device.errors import SensorGlitch
@@ -110,19 +109,12 @@ def dlpf_for(rate_hz):
 class MPU6050(I2CAccelerometer):
     """An MPU-6050's accelerometer on I2C, sampling into its FIFO; :meth:`read` drains it.
 
-    :param bus: an I2C bus number (``smbus2.SMBus(bus)`` is opened, and closed by
-        :meth:`close`) or an object with smbus2 ``SMBus``'s ``read_byte_data``,
-        ``write_byte_data`` and ``read_i2c_block_data`` (left open).
-    :param address: 0x68 (AD0 low) or 0x69 (AD0 high).
-    :param rate_hz: sample rate, one of :data:`RATES` (1 kHz / integer).
-    :param range_g: full scale, one of 2, 4, 8, 16.
-    :param clock, sleep, attempts, backoff, retry_window: as for
-        :class:`sensors.adxl345.ADXL345`.
+    Parameters and errors as for :class:`~sensors.i2c.I2CAccelerometer`, with:
 
-    :raises ValueError: unsupported *rate_hz* or *range_g* (the message lists the
-        allowed values); the bus is not touched.
+    :param address: 0x68 (AD0 low, the default) or 0x69 (AD0 high).
+    :param rate_hz: sample rate, one of :data:`RATES` (1 kHz / integer; default 100).
+    :param range_g: full scale, one of 2 (default), 4, 8, 16.
     :raises device.errors.SensorNotFound: WHO_AM_I is not 0x68, or nothing answers.
-    :raises device.errors.SensorBusError: the bus cannot be opened or keeps failing.
 
     Example::
 
@@ -138,40 +130,36 @@ class MPU6050(I2CAccelerometer):
     ID_REGISTER = _WHO_AM_I
     ID_NAME = "WHO_AM_I"
     CHIP_ID = WHO_AM_I
+    ID_HINTS = {got: f"0x{got:02X} is what {chip} answers" for got, chip in (
+        (0x70, "an MPU-6500"), (0x71, "an MPU-9250"), (0x73, "an MPU-9255"),
+        (0x98, "a clone that is not register-compatible"))}
+    DEFAULT_ADDRESS = 0x68
     ADDRESS_HINT = " (0x68 with AD0 low, 0x69 with AD0 high)"
+    STATUS_REGISTER = _INT_STATUS
+    OVERFLOW_BIT = _FIFO_OFLOW
     RATES = RATES
     RANGES = tuple(AFS_SEL)
     FIFO_SAMPLES = FIFO_BYTES // _SAMPLE
     _sample = struct.Struct(">hhh")
 
-    def __init__(self, bus, *, address=0x68, rate_hz=100, range_g=2, clock=time.monotonic,
-                 sleep=time.sleep, attempts=6, backoff=0.005, retry_window=2.0):
-        super().__init__(bus, address=address, rate_hz=rate_hz, range_g=range_g, clock=clock,
-                         sleep=sleep, attempts=attempts, backoff=backoff,
-                         retry_window=retry_window)
+    @property
+    def _scale(self):
+        return 1 / LSB_PER_G[self._range]
 
-    def _id_hint(self, got):
-        known = {0x70: "an MPU-6500", 0x71: "an MPU-9250", 0x73: "an MPU-9255",
-                 0x98: "a clone that is not register-compatible"}
-        if got in known:
-            return f" (0x{got:02X} is what {known[got]} answers)"
-        return ""
-
-    def _configure(self):
-        self._scale = 1 / LSB_PER_G[self._range]
-        w = self._write_byte
-        w(_PWR_MGMT_1, _CLK_PLL_XGYRO)  # wake up (SLEEP = 0), PLL clock
-        w(_PWR_MGMT_2, 0x00)
-        w(_USER_CTRL, 0x00)  # FIFO off while configuring; I2C master off
-        w(_FIFO_EN, 0x00)
-        w(_SMPLRT_DIV, 1000 // self._rate - 1)
-        w(_CONFIG, dlpf_for(self._rate))
-        w(_ACCEL_CONFIG, AFS_SEL[self._range] << 3)
-        w(_INT_ENABLE, _FIFO_OFLOW)
-        w(_USER_CTRL, _USER_FIFO_RESET)  # empties the FIFO (FIFO_EN is 0)
-        w(_FIFO_EN, _ACCEL_FIFO_EN)
-        w(_USER_CTRL, _USER_FIFO_EN)
-        self._read_byte(_INT_STATUS)  # clears whatever predates this driver
+    def _setup(self):
+        return [
+            (_PWR_MGMT_1, _CLK_PLL_XGYRO),  # wake up (SLEEP = 0), PLL clock
+            (_PWR_MGMT_2, 0x00),
+            (_USER_CTRL, 0x00),  # FIFO off while configuring; I2C master off
+            (_FIFO_EN, 0x00),
+            (_SMPLRT_DIV, 1000 // self._rate - 1),
+            (_CONFIG, dlpf_for(self._rate)),
+            (_ACCEL_CONFIG, AFS_SEL[self._range] << 3),
+            (_INT_ENABLE, _FIFO_OFLOW),
+            (_USER_CTRL, _USER_FIFO_RESET),  # empties the FIFO (FIFO_EN is 0)
+            (_FIFO_EN, _ACCEL_FIFO_EN),
+            (_USER_CTRL, _USER_FIFO_EN),
+        ]  # then INT_STATUS is read: that clears whatever predates this driver
 
     # --- the drain ---------------------------------------------------------------
     def _fifo_count(self):
@@ -195,9 +183,7 @@ class MPU6050(I2CAccelerometer):
             into += bytes(read_block(_FIFO_R_W, n))
             left -= n
 
-    def _drain(self):
-        if self._read_byte(_INT_STATUS) & _FIFO_OFLOW:
-            self._overflow_seen = True
+    def _drain_fifo(self):
         pending = None  # a round that may have met a full FIFO, awaiting the next count
         try:
             for rounds in range(_MAX_ROUNDS + 1):
@@ -205,7 +191,7 @@ class MPU6050(I2CAccelerometer):
                 if count > FIFO_BYTES:
                     warnings.warn(SensorGlitch(
                         f"{self.CHIP} FIFO_COUNT read {count} twice (at most {FIFO_BYTES}); "
-                        f"the FIFO is read at the next call"), stacklevel=3)
+                        f"the FIFO is read at the next call"), stacklevel=4)
                     break
                 skip = count % _SAMPLE
                 if pending is not None:
