@@ -118,6 +118,19 @@ class CrampLog(Event):
 
     ``wake_id`` names the wake it confirms (or denies, with ``confirmed`` false);
     without it the cramp is recorded at ``t``.
+
+    Its id says *what* was said as well as when, so that two different statements in
+    the same millisecond both stay (a burst of MQTT ``cramp`` commands, queued by the
+    broker while the daemon was away, is handled well within one): a cramp at a moment
+    keeps the plain ``cramp-<ms>`` (the same moment is the same cramp, so a repeated
+    dashboard entry or a redelivered command is stored once); a verdict on a wake adds
+    the wake and the verdict. Ids are stored with their events and never recomputed,
+    so the ids already stored stay as they are.
+
+    >>> CrampLog(t=1764120100.5).id
+    'cramp-1764120100500'
+    >>> CrampLog(t=1764120100.5, confirmed=False, wake_id="wake-1764120000000").id
+    'cramp-1764120100500-wake-1764120000000-no'
     """
 
     type: ClassVar[str] = "cramp"
@@ -125,6 +138,13 @@ class CrampLog(Event):
     confirmed: bool = True
     wake_id: str | None = None
     source: str | None = None
+
+    @property
+    def id(self) -> str:
+        plain = super().id
+        if self.wake_id is None and self.confirmed:
+            return plain
+        return f"{plain}-{self.wake_id or 'none'}-{'yes' if self.confirmed else 'no'}"
 
 
 def event_types() -> list[str]:

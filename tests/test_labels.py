@@ -32,3 +32,65 @@ def test_a_press_far_from_any_wake_is_a_cramp_of_its_own():
     wakes, alone = apply_labels(WAKES, [press])
     assert alone == [press]
     assert [w["cramp_final"] for w in wakes] == [False, True]
+
+
+# -- a label's id: two different statements in one millisecond both stay ----------------------
+def _burst_store():
+    from device.events import Wake
+    from device.storage import Store
+
+    store = Store(":memory:")
+    store.add_events([Wake(start=1000.0, end=1300.0, bed_exit=True, cramp=True, score=0.9),
+                      Wake(start=5000.0, end=5200.0, bed_exit=False, cramp=False, score=0.2)])
+    return store
+
+
+def test_a_burst_of_mqtt_cramp_commands_in_one_millisecond_loses_none():
+    """Commands queued by the broker arrive together and are handled within a millisecond."""
+    from device.commands import Cramp, cramp_handler
+
+    store = _burst_store()
+    handle = cramp_handler(store, clock=lambda: 9000.0)  # the clock does not move between them
+    handle(Cramp(wake_id="wake-1000000", confirmed=False))  # not a cramp, after all
+    handle(Cramp(wake_id="wake-5000000", confirmed=True))  # but this one was
+    handle(Cramp())  # and one now
+    logs = list(store.events(types=["cramp"]))
+    assert len(logs) == len({e["id"] for e in logs}) == 3
+    wakes, alone = apply_labels(store.events(types=["wake"]), logs)
+    assert [w["cramp_final"] for w in wakes] == [False, True] and len(alone) == 1
+
+
+def test_the_same_statement_twice_is_stored_once():
+    from device.events import CrampLog
+
+    store = _burst_store()
+    deny = CrampLog(t=9000.0, confirmed=False, wake_id="wake-1000000", source="mqtt")
+    assert store.add_event(deny) and not store.add_event(deny)  # a redelivered command
+    now = CrampLog(t=9000.0, source="dashboard")
+    assert store.add_event(now) and not store.add_event(CrampLog(t=9000.0, source="button"))  # one moment, one cramp
+    assert len(list(store.events(types=["cramp"]))) == 2
+
+
+def test_a_plain_cramps_id_is_what_it_always_was():
+    from device.events import CrampLog
+
+    assert CrampLog(t=1764120100.5, source="button").id == "cramp-1764120100500"  # ids already stored match
+    assert CrampLog(t=1764120100.5, wake_id="wake-1").id != CrampLog(t=1764120100.5, wake_id="wake-2").id
+
+
+def test_the_dashboard_labels_two_wakes_in_one_millisecond():
+    from dashboard import create_app
+    from device.health import Health
+    from tests.test_dashboard_fixtures import CSRF, make_config
+
+    store = _burst_store()
+    app = create_app(make_config(), store=store, health=Health(clock=lambda: 9000.0), clock=lambda: 9000.0,
+                     test_config={"TESTING": True})
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["csrf"] = CSRF
+    for wake_id, cramp in (("wake-1000000", False), ("wake-5000000", True)):
+        r = client.post(f"/api/v1/wakes/{wake_id}/label", json={"cramp": cramp}, headers={"X-CSRF-Token": CSRF})
+        assert r.status_code == 200
+    wakes, _ = apply_labels(store.events(types=["wake"]), store.events(types=["cramp"]))
+    assert [w["cramp_label"] for w in wakes] == [False, True]
