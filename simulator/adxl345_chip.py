@@ -46,7 +46,7 @@ _FIFO_CTL, _FIFO_STATUS = 0x38, 0x39
 _OFSX = 0x1E
 _WRITABLE = frozenset(range(0x1D, 0x2B)) | {0x2C, 0x2D, 0x2E, 0x2F, 0x31, 0x38}
 _READ_ONLY = frozenset({0x00, 0x2B, 0x30, 0x39}) | frozenset(range(0x32, 0x38))
-_RESET = {0x00: DEVID, _BW_RATE: 0x0A, _INT_SOURCE: 0x02}
+_RESET = {_BW_RATE: 0x0A, _INT_SOURCE: 0x02}  # and DEVID at 0x00
 _BYPASS, _FIFO, _STREAM, _TRIGGER = 0, 1, 2, 3
 _PACK = struct.Struct("<hhh")
 _ZERO = bytes(6)
@@ -72,25 +72,20 @@ class FakeADXL345(FakeI2CChip):
         assert chip.peek(0x2C) == 0x0A
     """
 
+    REGISTERS = 0x40
+    RESET = _RESET
+    ID_REGISTER = 0x00
+    WRITABLE = _WRITABLE
+    READ_ONLY = _READ_ONLY
+    UNWRITABLE = "reserved"
+
     def __init__(self, source=None, *, clock=None, chip_id=DEVID, address=0x53):
-        super().__init__(source, clock=clock)
-        self.address = address
-        self._chip_id = chip_id
-        self._power_on()
         #: Samples lost: overwritten in stream mode, refused by a full FIFO in FIFO
         #: mode, or replaced unread in bypass.
         self.samples_lost = 0
+        super().__init__(source, clock=clock, chip_id=chip_id, address=address)
 
     # --- inspection --------------------------------------------------------------
-    @property
-    def chip_id(self):
-        return self._chip_id
-
-    @chip_id.setter
-    def chip_id(self, value):
-        self._chip_id = value
-        self._regs[0] = value
-
     @property
     def rate_hz(self):
         """The output data rate BW_RATE selects."""
@@ -103,64 +98,38 @@ class FakeADXL345(FakeI2CChip):
     @property
     def fifo_entries(self):
         """Samples waiting in the FIFO and output registers (up to 33), brought up to date."""
-        with self._lock:
-            self._catch_up(self._clock())
-            return len(self._fifo)
-
-    def peek(self, register):
-        """A register's value without a read's side effects (no pop, no flag cleared)."""
-        with self._lock:
-            self._catch_up(self._clock())
-            return self._get(register)
-
-    def reset(self):
-        """Power-cycle the chip: reset values, FIFO empty, standby."""
-        with self._lock:
-            self._power_on()
+        return self._current(lambda: len(self._fifo))
 
     # --- the bus side ------------------------------------------------------------
-    def read(self, register, length):
-        with self._lock:
-            self._catch_up(self._clock())
-            out = []
-            data = False
-            reg = register
-            for _ in range(length):
-                out.append(self._get(reg))
-                if _DATAX0 <= reg <= _DATAZ1:
-                    data = True
-                reg = (reg + 1) & 0xFF
-            if data:
-                self._data_read()
-            return out
+    def _read(self, register, length):
+        out = []
+        data = False
+        reg = register
+        for _ in range(length):
+            out.append(self._get(reg))
+            if _DATAX0 <= reg <= _DATAZ1:
+                data = True
+            reg = (reg + 1) & 0xFF
+        if data:
+            self._data_read()
+        return out
 
-    def write(self, register, value):
-        with self._lock:
-            now = self._clock()
-            self._catch_up(now)
-            if register not in _WRITABLE:
-                kind = "read-only" if register in _READ_ONLY else "reserved"
-                self._violation(f"write of 0x{value:02X} to {kind} register 0x{register:02X}")
-                return
-            old = self._regs[register]
-            self._regs[register] = value
-            if register in (_BW_RATE, _POWER_CTL):
-                self._update_grid(now, restart=register == _BW_RATE or not old & 0x08)
-            elif register == _FIFO_CTL and value >> 6 == _BYPASS:
-                self._fifo.clear()
-                self._overrun = False
+    def _write(self, register, value, now):
+        old = self._regs[register]
+        self._regs[register] = value
+        if register in (_BW_RATE, _POWER_CTL):
+            self._update_grid(now, restart=register == _BW_RATE or not old & 0x08)
+        elif register == _FIFO_CTL and value >> 6 == _BYPASS:
+            self._fifo.clear()
+            self._overrun = False
 
     # --- the chip ----------------------------------------------------------------
     def _power_on(self):
-        self._regs = bytearray(0x40)
-        for register, value in _RESET.items():
-            self._regs[register] = value
-        self._regs[0] = self._chip_id
+        super()._power_on()  # registers, DEVID, standby
         self._fifo = deque()  # 6-byte samples; the first is in the output registers
         self._output = _ZERO  # output registers once the FIFO is empty (and in bypass)
         self._unread = False  # bypass: the output registers hold an unread sample
         self._overrun = False
-        self._stop_grid()
 
     def _update_grid(self, now, restart):
         power = self._regs[_POWER_CTL]
@@ -186,9 +155,7 @@ class FakeADXL345(FakeI2CChip):
             # Samples bits 0 set the watermark "regardless of FIFO mode" (data sheet).
             watermark = len(self._fifo) >= (self._regs[_FIFO_CTL] & 0x1F)
             return ready << 7 | watermark << 1 | self._overrun
-        if reg < len(self._regs):
-            return self._regs[reg]
-        return 0
+        return self._plain(reg)
 
     def _data_read(self):
         if self._mode() == _BYPASS:
@@ -218,10 +185,8 @@ class FakeADXL345(FakeI2CChip):
                 fifo.append(self._encode(i))
         else:
             # Stream: only the newest `capacity` can survive; older are never evaluated.
-            n = last - first + 1
-            if n > capacity:
-                self.samples_lost += n - capacity
-                first = last - capacity + 1
+            first, skipped = self._survivors(first, last, capacity)
+            self.samples_lost += skipped
             for i in range(first, last + 1):
                 if len(fifo) == capacity:
                     fifo.popleft()

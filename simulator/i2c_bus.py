@@ -17,8 +17,10 @@ has no effect on the chip.
 
 :class:`FakeI2CChip` is the base of :class:`simulator.adxl345_chip.FakeADXL345` and
 :class:`simulator.mpu6050_chip.FakeMPU6050`: registers behind ``read(register,
-length)`` and ``write(register, value)`` (what the bus calls), a sample source on an
-injectable clock, and a sample grid. The chip makes samples at its configured rate on
+length)`` and ``write(register, value)`` (what the bus calls; writes to registers
+that are not writable are ignored and counted as violations), an id register,
+``peek`` and ``reset``, a sample source on an injectable clock, and a sample grid.
+The chip makes samples at its configured rate on
 its own grid (sample *i* at ``anchor + i / rate``, the anchor being the moment it
 started measuring or its rate changed), lazily: whenever a transaction reaches it, it
 produces every sample due since the last one. ``source(t) -> (x, y, z)`` in g is
@@ -234,18 +236,38 @@ class FakeSMBus:
 
 
 class FakeI2CChip:
-    """Base of the register-level fake chips: clock, source, sample grid, violations.
+    """Base of the register-level fake chips: clock, source, sample grid, register
+    access, violations.
 
-    Subclasses implement ``read(register, length) -> list[int]``,
-    ``write(register, value)`` and ``_produce(first, last)`` (make samples *first* to
-    *last* of the grid, calling ``self._time(i)`` for their times); they call
-    ``self._catch_up(now)`` at every transaction and ``_start_grid`` / ``_stop_grid``
-    when sampling starts, stops or changes rate.
+    Every transaction first brings the chip up to date (makes every sample due). The
+    base owns the locking, the catching up, the id register and write protection;
+    subclasses set the class constants and implement:
+
+    - ``_power_on()``: the base's (a register file of ``REGISTERS`` bytes holding
+      ``RESET`` values and the chip id, not sampling), then the chip's own state
+      (FIFO empty, flags clear).
+    - ``_read(register, length) -> list[int]``: a read transaction's bytes and side
+      effects; ``_get(register)``: one register's value with none (what :meth:`peek`
+      shows, unless ``_peek`` says otherwise).
+    - ``_write(register, value, now)``: a write to a writable register.
+    - ``_produce(first, last)``: make samples *first* to *last* of the grid, calling
+      ``self._time(i)`` or ``self._sample_g(i)``; ``_survivors`` says which of them
+      can still be read. ``_start_grid`` / ``_stop_grid`` when sampling starts, stops
+      or changes rate.
     """
 
     address = None
+    #: Size of the register file, reset values other than 0, the chip id's register.
+    REGISTERS = 0x80
+    RESET: dict = {}
+    ID_REGISTER = 0x00
+    #: Registers the host may write; writes to others are violations, described as to
+    #: a "read-only" register (those in READ_ONLY) or else to an UNWRITABLE one.
+    WRITABLE = frozenset()
+    READ_ONLY = frozenset()
+    UNWRITABLE = "unknown"
 
-    def __init__(self, source=None, *, clock=None):
+    def __init__(self, source=None, *, clock=None, chip_id=0x00, address=None):
         self._lock = threading.RLock()
         self._clock = clock if clock is not None else time.monotonic
         self._source = as_source(source)
@@ -257,13 +279,24 @@ class FakeI2CChip:
         #: empty FIFO, ...), and the last few described.
         self.violations = 0
         self.violation_log = deque(maxlen=16)
+        self.address = address
+        self._chip_id = chip_id
+        self._power_on()
 
     @property
     def samples_produced(self):
         """Samples made since power-on (whatever became of them), brought up to date."""
-        with self._lock:
-            self._catch_up(self._clock())
-            return self._produced
+        return self._current(lambda: self._produced)
+
+    @property
+    def chip_id(self):
+        """What the id register reads; set it to fake another chip."""
+        return self._chip_id
+
+    @chip_id.setter
+    def chip_id(self, value):
+        self._chip_id = value
+        self._regs[self.ID_REGISTER] = value
 
     @property
     def source(self):
@@ -274,6 +307,59 @@ class FakeI2CChip:
         with self._lock:
             self._catch_up(self._clock())  # samples already due keep the old source
             self._source = as_source(value)
+
+    def peek(self, register):
+        """A register's value without a read's side effects (no pop, nothing cleared)."""
+        return self._current(lambda: self._peek(register))
+
+    def reset(self):
+        """Power-cycle the chip: reset values, FIFO empty, not sampling."""
+        with self._lock:
+            self._power_on()
+
+    # --- the bus side ------------------------------------------------------------
+    def read(self, register, length):
+        return self._current(lambda: self._read(register, length))
+
+    def write(self, register, value):
+        with self._lock:
+            now = self._clock()
+            self._catch_up(now)
+            if register not in self.WRITABLE:
+                kind = "read-only" if register in self.READ_ONLY else self.UNWRITABLE
+                self._violation(f"write of 0x{value:02X} to {kind} register 0x{register:02X}")
+                return
+            self._write(register, value, now)
+
+    def _current(self, look):
+        """``look()`` once every sample due has been made."""
+        with self._lock:
+            self._catch_up(self._clock())
+            return look()
+
+    # --- registers (subclasses) --------------------------------------------------
+    def _power_on(self):
+        self._regs = bytearray(self.REGISTERS)
+        for register, value in self.RESET.items():
+            self._regs[register] = value
+        self._regs[self.ID_REGISTER] = self._chip_id
+        self._stop_grid()
+
+    def _read(self, register, length):
+        raise NotImplementedError
+
+    def _write(self, register, value, now):
+        raise NotImplementedError
+
+    def _get(self, register):
+        return self._plain(register)
+
+    def _peek(self, register):
+        return self._get(register)
+
+    def _plain(self, register):
+        """The register file's byte (0 beyond it)."""
+        return self._regs[register] if register < len(self._regs) else 0
 
     # --- the grid ----------------------------------------------------------------
     def _start_grid(self, now, rate_hz):
@@ -300,6 +386,13 @@ class FakeI2CChip:
 
     def _produce(self, first, last):
         raise NotImplementedError
+
+    @staticmethod
+    def _survivors(first, last, keep):
+        """``(first, skipped)``: of samples *first* to *last*, only the newest *keep*
+        can still be read; the *skipped* older ones need never be evaluated."""
+        skipped = max(0, last - first + 1 - keep)
+        return first + skipped, skipped
 
     def _sample_g(self, i):
         """The source's (x, y, z) at sample *i*'s time, checked."""

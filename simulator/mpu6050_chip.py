@@ -75,23 +75,19 @@ class FakeMPU6050(FakeI2CChip):
         assert chip.peek(0x19) == 9   # SMPLRT_DIV: 1 kHz / (1 + 9)
     """
 
+    RESET = {_PWR_MGMT_1: _SLEEP}
+    ID_REGISTER = _WHO_AM_I
+    WRITABLE = _WRITABLE
+    READ_ONLY = _READ_ONLY
+
     def __init__(self, source=None, *, clock=None, who_am_i=WHO_AM_I, address=0x68):
-        super().__init__(source, clock=clock)
-        self.address = address
-        self._who_am_i = who_am_i
         #: Bytes dropped from the full FIFO (1024 bytes) since power-on.
         self.bytes_dropped = 0
-        self._power_on()
+        super().__init__(source, clock=clock, chip_id=who_am_i, address=address)
 
     # --- inspection --------------------------------------------------------------
-    @property
-    def who_am_i(self):
-        return self._who_am_i
-
-    @who_am_i.setter
-    def who_am_i(self, value):
-        self._who_am_i = value
-        self._regs[_WHO_AM_I] = value
+    #: What WHO_AM_I reads (the base's chip id, by its register's name).
+    who_am_i = FakeI2CChip.chip_id
 
     @property
     def rate_hz(self):
@@ -106,86 +102,64 @@ class FakeMPU6050(FakeI2CChip):
     @property
     def fifo_count(self):
         """Bytes in the FIFO, brought up to date."""
-        with self._lock:
-            self._catch_up(self._clock())
-            return len(self._fifo)
-
-    def peek(self, register):
-        """A register's value without a read's side effects (no pop, nothing cleared)."""
-        with self._lock:
-            self._catch_up(self._clock())
-            if register == _FIFO_R_W:
-                return self._fifo[0] if self._fifo else self._last_popped
-            return self._get(register)
-
-    def reset(self):
-        """Power-cycle the chip: reset values, FIFO empty, asleep."""
-        with self._lock:
-            self._power_on()
+        return self._current(lambda: len(self._fifo))
 
     # --- the bus side ------------------------------------------------------------
-    def read(self, register, length):
-        with self._lock:
-            self._catch_up(self._clock())
-            out = []
-            reg = register
-            status_read = False
-            for k in range(length):
-                if reg == _FIFO_R_W:  # a burst stays on FIFO_R_W: the rest are pops
-                    out += self._pop(length - k)
-                    break
-                if reg == _INT_STATUS:
-                    status_read = True
-                out.append(self._get(reg))
-                reg = (reg + 1) & 0xFF
-            if status_read:
-                self._status = 0
-            return out
+    def _read(self, register, length):
+        out = []
+        reg = register
+        status_read = False
+        for k in range(length):
+            if reg == _FIFO_R_W:  # a burst stays on FIFO_R_W: the rest are pops
+                out += self._pop(length - k)
+                break
+            if reg == _INT_STATUS:
+                status_read = True
+            out.append(self._get(reg))
+            reg = (reg + 1) & 0xFF
+        if status_read:
+            self._status = 0
+        return out
 
-    def write(self, register, value):
-        with self._lock:
-            now = self._clock()
-            self._catch_up(now)
-            if register not in _WRITABLE:
-                kind = "read-only" if register in _READ_ONLY else "unknown"
-                self._violation(f"write of 0x{value:02X} to {kind} register 0x{register:02X}")
+    def _write(self, register, value, now):
+        regs = self._regs
+        if register == _PWR_MGMT_1:
+            if value & 0x80:  # DEVICE_RESET
+                self._power_on()
                 return
-            regs = self._regs
-            if register == _PWR_MGMT_1:
-                if value & 0x80:  # DEVICE_RESET
-                    self._power_on()
-                    return
-                regs[register] = value
-                if value & _SLEEP:
-                    self._stop_grid()
-                elif self._period is None:
-                    self._start_grid(now, self.rate_hz)
-            elif register in (_SMPLRT_DIV, _CONFIG):
-                regs[register] = value
-                if self._period is not None:
-                    self._start_grid(now, self.rate_hz)
-            elif register == _USER_CTRL:
-                if value & 0x04:  # FIFO_RESET
-                    if value & 0x40:
-                        self._violation("USER_CTRL FIFO_RESET written with FIFO_EN set")
-                    self._fifo.clear()
-                regs[register] = value & ~0x07  # the reset bits clear themselves
-            elif register == _SIGNAL_PATH_RESET:
-                regs[register] = 0
-            elif register == _FIFO_R_W:
-                self._push(bytes([value]))
-            else:
-                regs[register] = value
+            regs[register] = value
+            if value & _SLEEP:
+                self._stop_grid()
+            elif self._period is None:
+                self._start_grid(now, self.rate_hz)
+        elif register in (_SMPLRT_DIV, _CONFIG):
+            regs[register] = value
+            if self._period is not None:
+                self._start_grid(now, self.rate_hz)
+        elif register == _USER_CTRL:
+            if value & 0x04:  # FIFO_RESET
+                if value & 0x40:
+                    self._violation("USER_CTRL FIFO_RESET written with FIFO_EN set")
+                self._fifo.clear()
+            regs[register] = value & ~0x07  # the reset bits clear themselves
+        elif register == _SIGNAL_PATH_RESET:
+            regs[register] = 0
+        elif register == _FIFO_R_W:
+            self._push(bytes([value]))
+        else:
+            regs[register] = value
 
     # --- the chip ----------------------------------------------------------------
     def _power_on(self):
-        self._regs = bytearray(0x80)
-        self._regs[_PWR_MGMT_1] = _SLEEP
-        self._regs[_WHO_AM_I] = self._who_am_i
+        super()._power_on()  # registers, WHO_AM_I, asleep
         self._fifo = bytearray()
         self._last_popped = 0
         self._status = 0
-        self._stop_grid()
+
+    def _peek(self, register):
+        if register == _FIFO_R_W:
+            return self._fifo[0] if self._fifo else self._last_popped
+        return self._get(register)
 
     def _get(self, reg):
         if reg == _INT_STATUS:
@@ -194,9 +168,7 @@ class FakeMPU6050(FakeI2CChip):
             return len(self._fifo) >> 8
         if reg == _FIFO_COUNTL:
             return len(self._fifo) & 0xFF
-        if reg < len(self._regs):
-            return self._regs[reg]
-        return 0
+        return self._plain(reg)
 
     def _pop(self, n):
         fifo = self._fifo
@@ -241,9 +213,8 @@ class FakeMPU6050(FakeI2CChip):
         regs = self._regs
         fifo_on = bool(regs[_USER_CTRL] & 0x40) and self._packet_size() > 0
         keep = FIFO_BYTES // self._packet_size() + 2 if fifo_on else 1
-        if last - first + 1 > keep:
-            skipped = last - first + 1 - keep
-            first = last - keep + 1
+        first, skipped = self._survivors(first, last, keep)
+        if skipped:
             if fifo_on:  # these would all have been pushed out by the ones kept
                 self.bytes_dropped += len(self._fifo) + skipped * self._packet_size()
                 self._fifo.clear()
