@@ -55,9 +55,8 @@ _ZERO = bytes(6)
 class FakeADXL345(FakeI2CChip):
     """An ADXL345 answering on a :class:`~simulator.i2c_bus.FakeSMBus`.
 
-    :param source: ``source(t) -> (x, y, z)`` in g, an array of ``(t, x, y, z)`` rows,
-        or ``None`` for a sensor lying still (0, 0, 1 g).
-    :param clock: ``clock() -> seconds``; default :func:`time.monotonic`.
+    *source* and *clock* as for :class:`~simulator.i2c_bus.FakeI2CChip`.
+
     :param chip_id: what DEVID reads (0xE5; set another to fake a wrong chip).
     :param address: where :meth:`FakeSMBus.attach` puts it by default.
 
@@ -101,18 +100,9 @@ class FakeADXL345(FakeI2CChip):
         return self._current(lambda: len(self._fifo))
 
     # --- the bus side ------------------------------------------------------------
-    def _read(self, register, length):
-        out = []
-        data = False
-        reg = register
-        for _ in range(length):
-            out.append(self._get(reg))
-            if _DATAX0 <= reg <= _DATAZ1:
-                data = True
-            reg = (reg + 1) & 0xFF
-        if data:
+    def _was_read(self, registers):
+        if any(_DATAX0 <= reg <= _DATAZ1 for reg in registers):  # pops one FIFO level
             self._data_read()
-        return out
 
     def _write(self, register, value, now):
         old = self._regs[register]

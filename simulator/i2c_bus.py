@@ -239,6 +239,12 @@ class FakeI2CChip:
     """Base of the register-level fake chips: clock, source, sample grid, register
     access, violations.
 
+    :param source: ``source(t) -> (x, y, z)`` in g, an array of ``(t, x, y, z)`` rows,
+        or ``None`` for a sensor lying still (0, 0, 1 g).
+    :param clock: ``clock() -> seconds``; default :func:`time.monotonic`.
+    :param chip_id: what the id register (``ID_REGISTER``) reads.
+    :param address: where :meth:`FakeSMBus.attach` puts it by default.
+
     Every transaction first brings the chip up to date (makes every sample due). The
     base owns the locking, the catching up, the id register and write protection;
     subclasses set the class constants and implement:
@@ -246,9 +252,11 @@ class FakeI2CChip:
     - ``_power_on()``: the base's (a register file of ``REGISTERS`` bytes holding
       ``RESET`` values and the chip id, not sampling), then the chip's own state
       (FIFO empty, flags clear).
-    - ``_read(register, length) -> list[int]``: a read transaction's bytes and side
-      effects; ``_get(register)``: one register's value with none (what :meth:`peek`
-      shows, unless ``_peek`` says otherwise).
+    - ``_get(register)``: one register's value, without side effects (what
+      :meth:`peek` shows, unless ``_peek`` says otherwise). A read transaction
+      auto-increments the register address over ``_get``, except that at
+      ``FIFO_PORT`` (if any) the rest of it is ``_pop(n)``; then
+      ``_was_read(registers)`` applies the side effects of having read them.
     - ``_write(register, value, now)``: a write to a writable register.
     - ``_produce(first, last)``: make samples *first* to *last* of the grid, calling
       ``self._time(i)`` or ``self._sample_g(i)``; ``_survivors`` says which of them
@@ -266,6 +274,8 @@ class FakeI2CChip:
     WRITABLE = frozenset()
     READ_ONLY = frozenset()
     UNWRITABLE = "unknown"
+    #: A register a read burst stays on, each byte popping the FIFO; None: no such.
+    FIFO_PORT = None
 
     def __init__(self, source=None, *, clock=None, chip_id=0x00, address=None):
         self._lock = threading.RLock()
@@ -346,6 +356,23 @@ class FakeI2CChip:
         self._stop_grid()
 
     def _read(self, register, length):
+        out, seen = [], []
+        reg = register
+        for k in range(length):
+            if reg == self.FIFO_PORT:  # the rest of the burst stays there: pops
+                out += self._pop(length - k)
+                break
+            out.append(self._get(reg))
+            seen.append(reg)
+            reg = (reg + 1) & 0xFF
+        if seen:
+            self._was_read(seen)
+        return out
+
+    def _was_read(self, registers):
+        """Side effects of having read *registers* (a list, in order); default none."""
+
+    def _pop(self, n):
         raise NotImplementedError
 
     def _write(self, register, value, now):

@@ -57,9 +57,8 @@ _INT16 = (-32768, 32767)
 class FakeMPU6050(FakeI2CChip):
     """An MPU-6050 answering on a :class:`~simulator.i2c_bus.FakeSMBus`.
 
-    :param source: ``source(t) -> (x, y, z)`` in g, an array of ``(t, x, y, z)`` rows,
-        or ``None`` for a sensor lying still (0, 0, 1 g).
-    :param clock: ``clock() -> seconds``; default :func:`time.monotonic`.
+    *source* and *clock* as for :class:`~simulator.i2c_bus.FakeI2CChip`.
+
     :param who_am_i: what WHO_AM_I reads (0x68; 0x70 would be an MPU-6500).
     :param address: where :meth:`FakeSMBus.attach` puts it by default (0x68; 0x69
         with AD0 high).
@@ -79,6 +78,7 @@ class FakeMPU6050(FakeI2CChip):
     ID_REGISTER = _WHO_AM_I
     WRITABLE = _WRITABLE
     READ_ONLY = _READ_ONLY
+    FIFO_PORT = _FIFO_R_W
 
     def __init__(self, source=None, *, clock=None, who_am_i=WHO_AM_I, address=0x68):
         #: Bytes dropped from the full FIFO (1024 bytes) since power-on.
@@ -105,21 +105,9 @@ class FakeMPU6050(FakeI2CChip):
         return self._current(lambda: len(self._fifo))
 
     # --- the bus side ------------------------------------------------------------
-    def _read(self, register, length):
-        out = []
-        reg = register
-        status_read = False
-        for k in range(length):
-            if reg == _FIFO_R_W:  # a burst stays on FIFO_R_W: the rest are pops
-                out += self._pop(length - k)
-                break
-            if reg == _INT_STATUS:
-                status_read = True
-            out.append(self._get(reg))
-            reg = (reg + 1) & 0xFF
-        if status_read:
+    def _was_read(self, registers):
+        if _INT_STATUS in registers:  # reading INT_STATUS clears it
             self._status = 0
-        return out
 
     def _write(self, register, value, now):
         regs = self._regs
