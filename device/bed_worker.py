@@ -3,7 +3,10 @@
 The FIFO is drained well within its depth (an ADXL345 holds a third of a second at
 100 Hz), samples are stamped on a steady grid, the pure analyzer turns them into
 epochs and events, and the store keeps the epochs (not raw samples) and commits the
-night's events. I2C failures become health and a reopen with backoff.
+night's events. Epochs are written in batches (device.epoch_writer: one commit every
+``epoch_flush_s``, and at stop; ``Store.epochs`` shows the buffered ones too, so the
+night chart does not lag); events are committed at once, and kept in memory and
+retried when the disk is full. I2C failures become health and a reopen with backoff.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from device.epoch_writer import EpochWriter
 from device.health import Health
 from device.sensor_worker import SensorWorker
 from device.sample_clock import SampleClock
@@ -34,10 +38,11 @@ class BedWorker(SensorWorker):
     """
 
     def __init__(self, open_driver: Callable[[], object], analyzer, store: Store, health: Health, *,
-                 rate_hz: float, clock=time.time):
+                 rate_hz: float, clock=time.time, epoch_flush_s: float = 0.0):
         super().__init__("bed", open_driver, health)
         self.analyzer = analyzer
         self._store = store
+        self.epoch_writer = EpochWriter(store, flush_s=epoch_flush_s)
         self._rate = rate_hz
         self._clock = clock
         self.latest: tuple[float, float, float, float] | None = None  # t, x, y, z
@@ -79,8 +84,11 @@ class BedWorker(SensorWorker):
         events = self.analyzer.feed(t, xyz)
         epochs = self.analyzer.pop_epochs()
         if epochs:
-            self._store.add_epochs(epochs)
-        if events:
-            for data in self._store.add_events(events):
-                log.info("%s %s", data["type"], {k: v for k, v in data.items() if k not in ("id", "type")})
+            self.epoch_writer.add(epochs)
+        for data in self._store_events(self._store, events or []):  # kept and retried if the disk is full
+            log.info("%s %s", data["type"], {k: v for k, v in data.items() if k not in ("id", "type")})
+
+    def stop(self, timeout: float = 5.0) -> None:
+        super().stop(timeout)
+        self.epoch_writer.flush()  # a clean stop loses no epoch
 

@@ -117,7 +117,6 @@ class BottleWorker(SensorWorker):
 
     def _feed(self, ts: list[float], gs: list[float]) -> None:
         events = self.detector.feed(np.asarray(ts), np.asarray(gs))
-        if events:
-            for data in self._store.add_events(events):
-                log.info("%s %.0f mL", data["type"], data.get("ml", 0))
+        for data in self._store_events(self._store, events or []):  # kept and retried if the disk is full
+            log.info("%s %.0f mL", data["type"], data.get("ml", 0))
 

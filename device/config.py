@@ -143,6 +143,22 @@ class SimulatorSection(Section):
     seed: int = Field(1, description="Seed of the simulated scenario.")
 
 
+class StorageSection(Section):
+    epoch_flush_s: float = Field(
+        300.0, ge=0, le=3600,
+        description="Bed activity epochs are kept in memory this long and then written in one commit (fewer SD card writes); "
+                    "a power cut loses at most this much epoch history, never an event. 0 writes each epoch at once.")
+    epoch_retention_days: int = Field(
+        400, ge=0, le=36500,
+        description="Bed activity epochs older than this many days are deleted (daily, in small batches); 0 keeps them for ever. "
+                    "Events (drinks, cramps, nights) are never deleted.")
+    integrity_check: Literal["quick", "full", "off"] = Field(
+        "quick", description="Database check at start: 'quick' (PRAGMA quick_check), 'full' (PRAGMA integrity_check, slower) or 'off'.")
+    min_free_mb: float = Field(
+        50.0, ge=0, le=1_000_000,
+        description="Storage health turns 'degraded' when the data directory's file system has less than this many MB free.")
+
+
 _CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 _QUIET_SPAN = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$"
 
@@ -248,6 +264,7 @@ class Config(Section):
     stretch: StretchSection = Field(default_factory=StretchSection, description="The pre-bed stretching prompt.")
     outputs: OutputsSection = Field(default_factory=OutputsSection, description="Reminder LED, buzzer and bottle-side button.")
     insights: InsightsSection = Field(default_factory=InsightsSection, description="What the Insights page, the report and the doctor note compare.")
+    storage: StorageSection = Field(default_factory=StorageSection, description="The database on the SD card: write batching, retention, checks.")
 
     @model_validator(mode="after")
     def _pins_used_once(self):

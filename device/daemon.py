@@ -37,6 +37,7 @@ class Daemon:
         self.health = Health()
         self.stop_event = threading.Event()
         self.store: Store | None = None
+        self.storage_monitor = None
         self.bottle = None
         self.bed = None
         self.bedside = None
@@ -96,9 +97,20 @@ class Daemon:
 
     # -- steps --------------------------------------------------------------------
     def _start_storage(self) -> None:
+        from device.storage_monitor import StorageMonitor
+        from device.storage_open import open_checked
+
         data_dir = self.config.device.data_dir
-        self.store = Store(data_dir if data_dir == ":memory:" else self.config.data_path)
+        cfg = self.config.storage
+        # A database that fails its check stops the start (StorageCorrupt, exit status 2)
+        # after a copy was kept: see device.storage_open.
+        self.store = open_checked(data_dir if data_dir == ":memory:" else self.config.data_path,
+                                  cfg.integrity_check, self.health)
         self.health.set("storage", "ok", self.store.path)
+        self.storage_monitor = StorageMonitor(
+            self.store, self.health, min_free_mb=cfg.min_free_mb, retention_days=cfg.epoch_retention_days,
+            unwritten=lambda: sum(len(w.unwritten) for w in (self.bottle, self.bed) if w is not None))
+        self.storage_monitor.start()
         # Settings saved on the dashboard override the file for every part started
         # after this (an override that no longer validates is ignored, with a warning).
         from dashboard.settings import SettingsService
@@ -106,6 +118,8 @@ class Daemon:
         self.config = SettingsService(self.config, self.store).effective()
 
     def _stop_storage(self) -> None:
+        if self.storage_monitor is not None:
+            self.storage_monitor.stop()
         self.store.close()
 
     def _start_mqtt(self) -> None:
@@ -174,7 +188,8 @@ class Daemon:
             cfg = self.config.bed
             self._bed_hardware = bed_hardware(self.config, simulate=self.simulate)
             self.bed = BedWorker(self._bed_hardware.open_driver, NightAnalyzer(cfg.rate_hz, epoch_s=cfg.epoch_s),
-                                 self.store, self.health, rate_hz=cfg.rate_hz)
+                                 self.store, self.health, rate_hz=cfg.rate_hz,
+                                 epoch_flush_s=self.config.storage.epoch_flush_s)
             self.bed.start()
         if self.config.bed.button_pin is not None:
             from device.bedside import BedsideButton

@@ -8,8 +8,10 @@ Subclasses implement :meth:`SensorWorker._sample_until_stopped` and call
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 
 from device.errors import SensorError
 from device.health import Health
@@ -17,6 +19,10 @@ from device.health import Health
 log = logging.getLogger(__name__)
 
 BACKOFF_S = (0.5, 1, 2, 5, 10, 30)
+# Events that could not be committed (a full disk) wait here and are retried every
+# RETRY_S and with each new event; beyond MAX_UNWRITTEN the oldest are given up (logged).
+MAX_UNWRITTEN = 1000
+RETRY_S = 5.0
 
 
 class SensorWorker:
@@ -36,6 +42,9 @@ class SensorWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures = 0
+        self.unwritten: list = []  # detected events the store could not take yet
+        self.events_lost = 0  # given up beyond MAX_UNWRITTEN
+        self._next_retry = 0.0
 
     def start(self) -> None:
         self._health.set(self.name, "starting", f"opening the {self.name} sensor")
@@ -46,6 +55,13 @@ class SensorWorker:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        store = getattr(self, "_store", None)
+        if self.unwritten and store is not None:  # one last try; what still fails is named in the log
+            self._next_retry = 0.0
+            self._store_events(store, [])
+            if self.unwritten:
+                log.error("%s: stopping with %d events that could not be stored: %s", self.name,
+                          len(self.unwritten), [e.to_dict() for e in self.unwritten])
 
     def _sample_until_stopped(self, driver) -> None:
         raise NotImplementedError
@@ -54,6 +70,34 @@ class SensorWorker:
         """A good sample after a start or a failure: health ok, backoff reset."""
         self._health.set(self.name, "ok", "reading")
         self._failures = 0
+
+    def _store_events(self, store, events: Sequence) -> list[dict]:
+        """Commit ``events`` (and any kept from a failed write); return the newly stored ones.
+
+        A failed commit (the disk is full) keeps them in memory, bounded, and they are
+        retried with the next events or after RETRY_S. Ids make a retry idempotent.
+        """
+        if not events and (not self.unwritten or time.monotonic() < self._next_retry):
+            return []
+        batch = self.unwritten + list(events)
+        try:
+            new = store.add_events(batch)
+        except sqlite3.Error as exc:
+            keep = batch[-MAX_UNWRITTEN:]
+            lost = len(batch) - len(keep)
+            if lost:
+                self.events_lost += lost
+                log.error("%s: %d unwritten events given up (more than %d waiting): %s",
+                          self.name, lost, MAX_UNWRITTEN, [e.id for e in batch[:lost]])
+            if not self.unwritten:
+                log.warning("%s: events kept in memory, the database refused them: %s", self.name, exc)
+            self.unwritten = keep
+            self._next_retry = time.monotonic() + RETRY_S
+            return []
+        if self.unwritten:
+            log.info("%s: %d events kept in memory are now stored", self.name, len(self.unwritten))
+            self.unwritten = []
+        return new
 
     def _run(self) -> None:
         driver = None

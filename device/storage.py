@@ -16,12 +16,14 @@ False
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 import os
+import shutil
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,19 @@ from device.events import Drink, Event  # noqa: F401  (Drink is used by the doct
 from device.migrations import MIGRATIONS
 
 DB_NAME = "crampwatch.sqlite3"
+HOUR_S = 3600.0
+
+
+class StorageCorrupt(StorageError):
+    """The database failed its integrity check (or is not a database at all)."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for SQLite's "database or disk is full" (SQLITE_FULL) and ENOSPC."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return (code is not None and code & 0xFF == sqlite3.SQLITE_FULL) or "full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno == 28
 
 
 class Store:
@@ -40,7 +55,7 @@ class Store:
     """
 
     def __init__(self, path: str | os.PathLike, *, clock: Callable[[], float] = time.time,
-                 outbox: bool = False):
+                 outbox: bool = False, check: str = "off"):
         path = str(path)
         if path != ":memory:" and (os.path.isdir(path) or not path.endswith((".sqlite3", ".db"))):
             os.makedirs(path, exist_ok=True)
@@ -49,7 +64,16 @@ class Store:
         self._clock = clock
         self._lock = threading.RLock()
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._db = None
+        self._epoch_sources: list[Callable[[float, float], list]] = []
         self.outbox_enabled = outbox  # queue each new event for MQTT (see enable_outbox)
+        # Write accounting (cheap: a deque append per commit), for health and benchmarks.
+        self.commits = 0  # committed write transactions since open
+        self.rows_written = 0  # rows inserted, replaced or deleted by them
+        self.write_failures = 0
+        self.last_write_error: str | None = None  # the last failed commit's error, None once one succeeds
+        self.disk_full = False  # the last failed commit failed for want of space (cleared by a success)
+        self._recent_commits: deque[float] = deque()  # time.monotonic() of commits in the last hour
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -57,8 +81,19 @@ class Store:
             # rare (a few hundred a day), so the extra fsync costs nothing noticeable.
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
+            if check != "off":  # before migrating: never write into a damaged file
+                problems = self.integrity_problems(full=check == "full")
+                if problems:
+                    self.close()
+                    raise StorageCorrupt(f"{path}: database failed its {check} integrity check: {'; '.join(problems[:3])}")
             self._migrate()
+        except StorageCorrupt:
+            raise
         except sqlite3.DatabaseError as exc:
+            if self._db is not None:
+                self._db.close()
+            if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "malformed": damage, not access
+                raise StorageCorrupt(f"{path}: cannot open database: {exc}") from exc
             raise StorageError(f"{path}: cannot open database: {exc}") from exc
 
     # -- schema -------------------------------------------------------------
@@ -88,14 +123,39 @@ class Store:
         rolled back itself, as it does on a full disk, so the real error is what surfaces).
         """
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            before = self._db.total_changes
             try:
+                self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
                 self._db.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
+                if isinstance(exc, (sqlite3.Error, OSError)):
+                    self.write_failures += 1
+                    self.disk_full = is_disk_full(exc)
+                    self.last_write_error = f"{type(exc).__name__}: {exc}"
                 raise
+            self._count_commit(self._db.total_changes - before)
+
+    def _count_commit(self, rows: int) -> None:
+        now = time.monotonic()
+        self.commits += 1
+        self.rows_written += rows
+        self.disk_full = False
+        self.last_write_error = None
+        recent = self._recent_commits
+        recent.append(now)
+        while recent and recent[0] < now - HOUR_S:
+            recent.popleft()
+
+    def writes_last_hour(self) -> int:
+        """Committed write transactions in the last hour (each is at least one fsync)."""
+        with self._lock:
+            recent = self._recent_commits
+            while recent and recent[0] < time.monotonic() - HOUR_S:
+                recent.popleft()
+            return len(recent)
 
     def close(self) -> None:
         with self._lock:
@@ -240,17 +300,34 @@ class Store:
         An epoch already stored (same ``t``) is replaced: the analysis may refine the
         newest epoch once more samples arrive.
         """
-        rows = [(float(e.t), float(e.activity), None if e.presence is None else float(e.presence))
-                for e in epochs]
+        return self.add_epoch_rows([(float(e.t), float(e.activity), None if e.presence is None else float(e.presence))
+                                    for e in epochs])
+
+    def add_epoch_rows(self, rows: list[tuple[float, float, float | None]]) -> int:
+        """:meth:`add_epochs` for ``(t, activity, presence)`` tuples: one transaction."""
         with self.transaction() as db:
             db.executemany("INSERT OR REPLACE INTO epochs (t, activity, presence) VALUES (?,?,?)", rows)
         return len(rows)
 
     def epochs(self, since: float, until: float) -> list[tuple[float, float, float | None]]:
-        """``(t, activity, presence)`` rows with ``since <= t < until``, in time order."""
+        """``(t, activity, presence)`` rows with ``since <= t < until``, in time order.
+
+        Includes epochs still buffered for a batched write (see :meth:`add_epoch_source`),
+        so readers see them at once.
+        """
         with self._lock:
-            return self._db.execute("SELECT t, activity, presence FROM epochs WHERE t >= ? AND t < ? ORDER BY t",
+            rows = self._db.execute("SELECT t, activity, presence FROM epochs WHERE t >= ? AND t < ? ORDER BY t",
                                     (since, until)).fetchall()
+        buffered = [row for source in list(self._epoch_sources) for row in source(since, until)]
+        if not buffered:
+            return rows
+        merged = {row[0]: row for row in rows}
+        merged.update((row[0], row) for row in buffered)  # a buffered epoch is the newer value
+        return [merged[t] for t in sorted(merged)]
+
+    def add_epoch_source(self, source: Callable[[float, float], list[tuple[float, float, float | None]]]) -> None:
+        """Let :meth:`epochs` include rows not written yet: ``source(since, until)`` returns them."""
+        self._epoch_sources.append(source)
 
     # -- settings -----------------------------------------------------------
     def get_setting(self, key: str, default: Any = None) -> Any:
@@ -259,15 +336,49 @@ class Store:
         return json.loads(row[0]) if row else default
 
     def set_setting(self, key: str, value: Any) -> None:
-        with self._lock:
-            self._db.execute(
+        with self.transaction() as db:
+            db.execute(
                 "INSERT INTO settings (key, value, updated_at) VALUES (?,?,?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                 (key, json.dumps(value), self._clock()))
 
+    def delete_epochs_before(self, cutoff: float, batch: int = 500) -> int:
+        """Delete epochs with ``t < cutoff``, ``batch`` rows per transaction; return how many.
+
+        The writer lock is released between batches, so events are never held up long.
+        """
+        deleted = 0
+        while True:
+            with self.transaction() as db:
+                cur = db.execute("DELETE FROM epochs WHERE t IN (SELECT t FROM epochs WHERE t < ? ORDER BY t LIMIT ?)",
+                                 (cutoff, batch))
+                n = cur.rowcount
+            deleted += n
+            if n < batch:
+                return deleted
+
+    def integrity_problems(self, full: bool = False) -> list[str]:
+        """What ``PRAGMA quick_check`` (or ``integrity_check`` when ``full``) finds; [] when sound."""
+        pragma = "integrity_check" if full else "quick_check"
+        try:
+            with self._lock:
+                rows = [r[0] for r in self._db.execute(f"PRAGMA {pragma}(20)").fetchall()]
+        except sqlite3.DatabaseError as exc:  # too broken even to check
+            return [f"{type(exc).__name__}: {exc}"]
+        return [] if rows == ["ok"] else rows
+
     def integrity_ok(self) -> bool:
-        with self._lock:
-            return self._db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        return not self.integrity_problems()
+
+
+
+def copy_aside(path: str, suffix: str) -> str:
+    """Copy a database file (and its WAL, if any) to ``<path>.<suffix>``; return the copy's path."""
+    target = f"{path}.{suffix}"
+    shutil.copy2(path, target)
+    if os.path.exists(path + "-wal"):
+        shutil.copy2(path + "-wal", target + "-wal")
+    return target
 
 
 def open_store(data_dir: str | os.PathLike) -> Store:
