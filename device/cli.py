@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, help=argparse.SUPPRESS)  # stop after N s (tests, benchmarks)
 
     p = sub.add_parser("demo", parents=[common], help="simulated sensors, throwaway data, dashboard on localhost")
-    p.add_argument("--duration", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: run until Ctrl-C)")
+    p.add_argument("--night-minutes", type=float, metavar="M",
+                   help="length of a simulated night, 10-60 minutes (default: simulator.night_minutes, 12)")
 
     p = sub.add_parser("replay", help="detect events in a recorded trace; JSON lines on stdout")
     p.add_argument("kind", choices=["bottle", "bed", "counts"])
@@ -122,9 +124,20 @@ def cmd_run(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    """The daemon on simulated sensors; the bed plays time-compressed nights (see
+    :class:`device.hardware.SimulatedBed`), each reported about two minutes after the
+    simulated sleeper got up."""
     from device.daemon import run_demo
 
-    return run_demo(_load(args), duration=args.duration)
+    if args.duration is not None and args.duration <= 0:
+        raise _bad("--duration must be positive")
+    config = _load(args, **{"simulator.night_minutes": args.night_minutes})
+    if config.bed.enabled:
+        minutes = config.simulator.night_minutes
+        print(f"crampwatch demo: the simulated sleeper's nights last about {minutes:g} minutes: asleep within a "
+              f"minute, a cramp a few minutes later, the bedside button pressed; each night is on the Nights page "
+              f"about two minutes after they got up (the first after 10-12 minutes)", flush=True)
+    return run_demo(config, duration=args.duration)
 
 
 def cmd_replay(args) -> int:

@@ -141,6 +141,11 @@ class SimulatorSection(Section):
     drink_interval_s: float = Field(60.0, ge=30, le=3600,
                                     description="In simulate mode the person drinks or refills at least this often.")
     seed: int = Field(1, description="Seed of the simulated scenario.")
+    night_minutes: float = Field(
+        12.0, ge=10, le=60,
+        description="Length of a simulated (demo) night in minutes: in bed, asleep, a cramp and as many more "
+                    "wake-ups as fit, up again, the bed empty until the next night. The night analysis uses "
+                    "parameters made for such compressed nights; real nights keep theirs.")
 
 
 class StorageSection(Section):

@@ -120,9 +120,13 @@ class SimulatedBottle:
 
 
 # -- the bed-frame accelerometer ------------------------------------------------------
-def bed_hardware(config: Config, *, simulate: bool):
-    """The bed accelerometer's hardware: real I2C, or a fake chip on a fake bus."""
-    return SimulatedBed(config) if simulate else RealBed(config)
+def bed_hardware(config: Config, *, simulate: bool, pin_factory=None):
+    """The bed accelerometer's hardware: real I2C, or a fake chip on a fake bus.
+
+    ``pin_factory`` (simulation only): the gpiozero factory the bedside button is on,
+    so that the simulated sleeper can press it after a cramp.
+    """
+    return SimulatedBed(config, pin_factory=pin_factory) if simulate else RealBed(config)
 
 
 def _driver_class(chip: str):
@@ -139,7 +143,10 @@ class RealBed:
     """An ADXL345 or MPU-6050 on the Pi's I2C bus."""
 
     def __init__(self, config: Config):
+        from sensors.night_analysis import BedParams
+
         self._config = config.bed
+        self.analyzer_params = BedParams()  # real nights: the tuned, validated defaults
 
     def open_driver(self):
         cfg = self._config
@@ -157,16 +164,40 @@ class SimulatedBed:
 
     The fake chip runs on the monotonic clock; the night plan on Unix time. The
     offset between the two is fixed at start so every sample maps to its own moment.
+
+    Time-compressed demo nights, in real time. A real night is 8 h and the analyzer
+    reports it when it is over; a demo has to show a night in minutes. Two ways were
+    possible: play a full-length night faster than real time, or tell a night's story
+    in ten minutes of real time and have the analyzer use parameters made for such
+    nights. The second is what this does: every sample is still stamped with the wall
+    clock when it is read, so epochs, events, the bedside button's presses, reminders
+    and the dashboard's "last night" all live in the present, never in the future, and
+    the chip, its FIFO, the driver and the worker run exactly as on a real bed. A night
+    played faster would give the analyzer samples that are not at the chip's rate or
+    times that are not now, which the rest of the daemon (sample clock, stored epochs,
+    label matching against wall-clock button presses) would have to undo.
+
+    So the plan is a demo plan fitted to ``[simulator] night_minutes``
+    (:func:`simulator.night_scenario.fit_demo_night`), and :attr:`analyzer_params` is
+    :meth:`sensors.night_analysis.BedParams.demo` for it (the daemon passes it to the
+    analyzer; a real bed gives the defaults). With a ``pin_factory`` the sleeper
+    presses the bedside button (``[bed] button_pin``, on that gpiozero factory: the
+    real path, through a mock pin) 5-25 s after each cramp wake has ended.
     """
 
-    def __init__(self, config: Config, *, plan=None, clock=time.time):
+    PRESS_S = 0.2  # how long the finger stays on the button
+
+    def __init__(self, config: Config, *, plan=None, clock=time.time, pin_factory=None):
+        from sensors.night_analysis import BedParams
         from simulator.i2c_bus import FakeSMBus
         from simulator.night_scenario import plan_night
 
         cfg = config.bed
         self._rate = cfg.rate_hz
         self._offset = clock() - time.monotonic()
-        self.plan = plan or plan_night(config.simulator.seed, start=clock(), chip=cfg.chip, demo=True)
+        self.plan = plan or plan_night(config.simulator.seed, start=clock(), chip=cfg.chip, demo=True,
+                                       night_minutes=config.simulator.night_minutes)
+        self.analyzer_params = BedParams.demo() if self.plan.person.demo else BedParams()
         if cfg.chip == "mpu6050":
             from simulator.mpu6050_chip import FakeMPU6050 as Fake
         else:
@@ -175,9 +206,57 @@ class SimulatedBed:
         self.chip = Fake(self._sample, **kwargs)
         self.bus = FakeSMBus(cfg.i2c_bus, chips=[self.chip])
         self._config = cfg
+        self._pin_factory = pin_factory
+        self._presses_from = self.plan.start  # presses before this were made (or skipped)
+        self._next_check = 0.0
+        self.presses: list[float] = []  # Unix times the simulated sleeper pressed the button
 
     def _sample(self, chip_t: float):
-        return self.plan.sample_at(chip_t + self._offset, rate_hz=self._rate)
+        t = chip_t + self._offset
+        if self._pin_factory is not None and t >= self._next_check:
+            self._next_check = t + 0.5
+            self._press_due(t)
+        return self.plan.sample_at(t, rate_hz=self._rate)
+
+    def press_times(self, until: float) -> list[float]:
+        """When the sleeper presses the bedside button, up to ``until``: after each cramp.
+
+        Deterministic per seed and night: 5-25 s after the cramp wake's end (people
+        press once they can, often after walking the cramp off).
+        """
+        out = []
+        for night in self.plan.nights:
+            for wake, _extra in night.wakes:
+                if wake.cramp:
+                    r = random.Random(f"crampwatch.demo.press.{self.plan.seed}.{night.index}.{wake.start}")
+                    at = wake.end + r.uniform(5.0, 25.0)
+                    if at <= until:
+                        out.append(at)
+        return out
+
+    def _press_due(self, t: float) -> None:
+        due = [p for p in self.press_times(t) if p > self._presses_from]
+        if not due:
+            return
+        self._presses_from = max(due)
+        import threading
+
+        # not on the sensor thread: the press runs the button's callback (a store write)
+        threading.Thread(target=self._press, name="bedside-press", daemon=True).start()
+
+    def _press(self) -> None:
+        try:
+            pin = self._pin_factory.pin(self._config.button_pin)
+            if getattr(pin, "function", None) != "input":
+                return  # nobody listens on that pin (no bedside button configured)
+            pin.drive_low()
+            time.sleep(self.PRESS_S)
+            pin.drive_high()
+            self.presses.append(time.time())
+        except Exception:  # a simulated finger must never take the daemon down
+            import logging
+
+            logging.getLogger(__name__).exception("simulated bedside button press failed")
 
     def open_driver(self):
         cfg = self._config
@@ -187,4 +266,5 @@ class SimulatedBed:
         return _driver_class(cfg.chip)(self.bus, **kwargs)
 
     def close(self) -> None:
+        self._pin_factory = None
         self.bus.close()

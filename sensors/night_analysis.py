@@ -176,6 +176,48 @@ class BedParams:
     periods: PeriodParams = PeriodParams(onset_s=360.0, end_wake_s=360.0, max_gap_s=10800.0, merge_wakes_s=720.0)
     model: cramp_verdict.Model = cramp_verdict.BED
 
+    @classmethod
+    def demo(cls) -> BedParams:
+        """The parameters for the simulator's time-compressed demo nights (``crampwatch demo``).
+
+        A demo night (:func:`simulator.night_scenario.plan_night` with ``demo=True``) is
+        a real night's story told in about ten minutes: in bed, asleep within a minute,
+        a cramp about two minutes later, a few minutes of sleep, up, the bed empty for a
+        few minutes. Only the night's structure is compressed; each movement, each wake
+        (90 s-4 min, the sleeper moving at least every 45 s) and the breathing are as
+        in a real night. So the rules about *how long sleep lasts* shrink and the rules
+        about *what a movement or a wake looks like* stay (one uniform time factor would
+        turn a 60 s wake into a second):
+
+        - sleep starts after 60 s of stillness (two still epochs, no quiet margin around
+          them) instead of 10 min: lying awake the sleeper moves at least every 45 s;
+        - a period is 4 min or more (not 2 h); wakes inside it are up to 4 min, so anchors
+          5 min apart (``max_gap_s``) or 5 min of awake evidence between them split it;
+        - it ends at the first non-sleep epoch after its last still minute (``end_wake_s``
+          30 s, no morning dozing): without a quiet margin a lone still epoch in the
+          morning (a page turned too softly to feel) or the one right after getting up
+          (still "occupied" by the presence smoothing) must not carry the night on;
+        - 60 s of empty bed after the final awakening end the night (getting up for the
+          day; a wake's trip out of bed empties at most one epoch once presence is
+          smoothed): the summary is stored about two minutes after the sleeper got up;
+        - wakes need 60 s of calm on one side (``settle_s``) instead of 150 s, and are
+          never merged (a demo night's wakes are minutes apart by design);
+        - movement bouts up to 95 s apart are one episode (``join_s``, not 60 s): a demo
+          trip out of bed lasts 30-90 s, too short for the smoothed presence to see the
+          bed empty, so the walk out and the return are joined into one wake this way
+          (its ``bed_exit`` then stays false); asleep, demo movements keep at least
+          100 s from a wake.
+
+        Movement detection, presence, bed exits and the cramp verdict are unchanged. The
+        defaults (real nights, with their held-out accuracy) are not affected.
+        """
+        return cls(
+            quiet_margin_s=0.0,
+            periods=PeriodParams(onset_s=60.0, end_wake_s=30.0, max_gap_s=300.0, split_wake_s=300.0,
+                                 split_empty_s=60.0, min_sleep_s=240.0, settle_s=60.0, merge_wakes_s=0.0,
+                                 join_s=95.0),
+        )
+
 
 @dataclass(frozen=True)
 class EpochRecord:
@@ -314,7 +356,8 @@ class NightAnalyzer:
             return []
         present, mov, asleep, awake = self._scores(ep, n)
         events: list[Event] = []
-        groups = period_groups(ep.t[:n], asleep, self.epoch_s, self.params.periods, complete=complete, awake=awake)
+        groups = period_groups(ep.t[:n], asleep, self.epoch_s, self.params.periods, complete=complete, awake=awake,
+                               empty=~present)
         new_origin = self._origin
         for g in groups:
             if not g.final:

@@ -13,12 +13,14 @@ within ``max_gap_s`` (60 min for counts, 3 h for the bed) of the end of the prev
 and the gap holds less than ``split_wake_s`` (30 min) of awake evidence (epochs scored
 awake; for the bed only moving or empty-bed epochs): a night's awakenings, however long,
 stay inside it, while getting up for the day or the evening between a nap and bedtime
-end it. The period ends at its final awakening: after the last anchor, epochs scored
-asleep still belong to it until ``end_wake_s`` (5 min; 6 for the bed) of continuous
-wake (morning dozing; Actiware's "sleep end" rule is the same idea). Periods shorter
-than ``min_sleep_s`` (2 h) are naps, not a main sleep period. A period is final (the
-streaming analyzer can emit it) once that wake was seen and either ``split_wake_s`` of
-awake evidence or ``max_gap_s`` + ``onset_s`` have passed after its last anchor.
+end it (with ``split_empty_s`` set, as for the demo's time-compressed nights only, so
+does that long of empty bed). The period ends at its final awakening: after the last
+anchor, epochs scored asleep still belong to it until ``end_wake_s`` (5 min; 6 for the
+bed) of continuous wake (morning dozing; Actiware's "sleep end" rule is the same idea).
+Periods shorter than ``min_sleep_s`` (2 h) are naps, not a main sleep period. A period
+is final (the streaming analyzer can emit it) once that wake was seen and either
+``split_wake_s`` of awake evidence (or ``split_empty_s`` of empty bed) or ``max_gap_s`` +
+``onset_s`` have passed after its last anchor.
 
 Wake episodes (:func:`wake_episodes`). Movement comes as bouts ``[start, end)``
 (a run of moving seconds of the bed sensor, an active epoch of an actigraph) and
@@ -81,6 +83,10 @@ class PeriodParams:
     # The final awakening is followed by this long of continuous wake; shorter waking
     # moments between sleep-scored epochs after the last anchor are morning dozing.
     end_wake_s: float = 300.0
+    # ...and so does an empty bed this long (None: only split_wake_s counts). Only the
+    # time-compressed demo nights use it (:meth:`sensors.night_analysis.BedParams.demo`):
+    # getting up for the day empties the bed for longer than a wake's trip out of it.
+    split_empty_s: float | None = None
     # Shorter sleep periods are naps, not the main sleep period of a night.
     min_sleep_s: float = 7200.0
     # Movement bouts closer than this are one episode: someone awake moves at least
@@ -129,14 +135,15 @@ class Group:
 
 def period_groups(
     t: np.ndarray, asleep: np.ndarray, epoch_s: float, params: PeriodParams = PeriodParams(), *,
-    complete: bool = True, awake: np.ndarray | None = None,
+    complete: bool = True, awake: np.ndarray | None = None, empty: np.ndarray | None = None,
 ) -> list[Group]:
     """Every group of anchors in the epochs, final or not (``complete``: no more epochs
     will come). :func:`sleep_periods` keeps the final, long enough ones.
 
     ``awake`` marks the epochs that count towards ``split_wake_s`` (default: every
     epoch not asleep; the bed sensor counts only moving or empty-bed epochs, not the
-    quiet margins around a movement).
+    quiet margins around a movement). ``empty`` marks the empty-bed epochs that count
+    towards ``split_empty_s`` (when that is set).
     """
     t = np.asarray(t, dtype=float)
     asleep = np.asarray(asleep, dtype=bool)
@@ -146,6 +153,11 @@ def period_groups(
     need = max(1, int(round(params.onset_s / epoch_s)))
     split = max(1, int(round(params.split_wake_s / epoch_s)))
     limit = max(1, int(round(params.end_wake_s / epoch_s)))
+    if params.split_empty_s is None or empty is None:
+        empty, split_empty = np.zeros(len(t), dtype=bool), len(t) + 1  # never reached
+    else:
+        empty = np.asarray(empty, dtype=bool)
+        split_empty = max(1, int(round(params.split_empty_s / epoch_s)))
     s, e = runs(asleep)
     keep = (e - s) >= need
     s, e = s[keep].tolist(), e[keep].tolist()
@@ -154,7 +166,8 @@ def period_groups(
         if merged:
             prev = merged[-1][1]
             gap_s = t[a] - (t[prev - 1] + epoch_s)
-            if gap_s <= params.max_gap_s and np.count_nonzero(awake[prev:a]) < split:
+            if (gap_s <= params.max_gap_s and np.count_nonzero(awake[prev:a]) < split
+                    and np.count_nonzero(empty[prev:a]) < split_empty):
                 merged[-1][1] = b
                 continue
         merged.append([a, b])
@@ -164,7 +177,7 @@ def period_groups(
         i1, stopped = extend_end(t, asleep, b, epoch_s, params, limit)
         final = complete or (
             stopped and (t_last - t[b - 1] - epoch_s >= final_after(params)
-                         or np.count_nonzero(awake[b:]) >= split)
+                         or np.count_nonzero(awake[b:]) >= split or np.count_nonzero(empty[b:]) >= split_empty)
         )
         out.append(Group(a, i1, b, bool(final), bool(t[i1 - 1] + epoch_s - t[a] >= params.min_sleep_s)))
     return out

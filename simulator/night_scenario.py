@@ -64,7 +64,7 @@ import math
 import random
 import threading
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +73,7 @@ from device.events import Sleep, Wake
 from device.traces import format_rows
 from simulator.night_actions import DAY, Move, Night, Person, Rules, make_person, plan_night as _plan_one
 
-__all__ = ["NightPlan", "plan_night", "write_night", "CHIPS", "Chip", "DEFAULT_START"]
+__all__ = ["NightPlan", "plan_night", "write_night", "fit_demo_night", "CHIPS", "Chip", "DEFAULT_START"]
 
 DEFAULT_START = 1793655000.0  # 2026-11-02 21:30 UTC
 _TWO_PI = 2.0 * math.pi
@@ -107,7 +107,7 @@ def _chip(name: str) -> Chip:
 
 
 def plan_night(seed: int, *, start: float = DEFAULT_START, chip: str = "adxl345", partner: bool | None = None,
-               nights: int = 1, demo: bool = False) -> NightPlan:
+               nights: int = 1, demo: bool = False, night_minutes: float | None = None) -> NightPlan:
     """Plan ``nights`` nights of one sleeper from ``start``; deterministic per seed.
 
     ``partner`` None draws one for 40 % of seeds; demo mode has none. ``nights`` > 1
@@ -117,11 +117,84 @@ def plan_night(seed: int, *, start: float = DEFAULT_START, chip: str = "adxl345"
     cramp 100-150 s later, three more wakes a few minutes apart (see
     :mod:`simulator.night_actions`); use ``start=time.time()`` for a live demo.
     ``chip`` is "adxl345" or "mpu6050" (case and dashes ignored).
+
+    ``night_minutes`` (demo only) fits each demo night into that many minutes, the bed
+    empty at its end for at least :data:`DEMO_EMPTY_S` (see :func:`fit_demo_night`):
+    ``crampwatch demo`` uses it so that a whole night, from sleep onset to the summary,
+    fits in the first ten minutes of a demo.
     """
     if nights < 1:
         raise ValueError("nights must be at least 1")
+    if night_minutes is not None and not demo:
+        raise ValueError("night_minutes is for demo nights")
     person = make_person(random.Random(f"crampwatch.night.person.{seed}"), partner=partner, demo=demo)
-    return NightPlan(person, seed, float(start), _chip(chip), nights)
+    return NightPlan(person, seed, float(start), _chip(chip), nights,
+                     night_s=None if night_minutes is None else 60.0 * night_minutes)
+
+
+DEMO_ONSET_S = 105.0  # at most this much still sleep before the first wake (the cramp)
+DEMO_PAD_S = 105.0  # still sleep between the last kept wake and the final awakening
+DEMO_EMPTY_S = 150.0  # the bed empty at least this long after getting up, before the next night
+
+
+def fit_demo_night(night: Night, length_s: float) -> Night:
+    """A demo night fitted to about ``length_s`` seconds: its first wakes that fit, then the morning.
+
+    The first wake (the violent cramp) comes at most :data:`DEMO_ONSET_S` after sleep
+    onset (the rest of the night moves earlier with it). Then it keeps the first ``k``
+    wakes (at least one) such that the still sleep after the last of them
+    (:data:`DEMO_PAD_S`, no turnover), the unchanged final awakening and getting up,
+    and :data:`DEMO_EMPTY_S` of empty bed fit in ``length_s``; the morning moves earlier
+    to follow right after that sleep (so the night's summary comes as soon as it can),
+    and the bed stays empty until ``start + length_s`` (or longer, when even one wake
+    does not fit). Every quiet margin the night analysis needs is kept: 105 s
+    still hold two whole 30 s epochs of sleep on either side of the wake. The truth
+    moves and is cut with the moves, so it stays exact.
+    """
+    sleep, first = night.sleep, night.wakes[0][0]
+    night = _shift_from(night, first.start, -max(0.0, first.start - sleep.start - DEMO_ONSET_S))
+    wakes, sleep = night.wakes, night.sleep
+    morning_s = night.t_out - sleep.end
+    limit = night.start + length_s - DEMO_EMPTY_S - morning_s
+    k = 1
+    while k < len(wakes) and wakes[k][0].end + DEMO_PAD_S <= limit:
+        k += 1
+    if k < len(wakes) or sleep.end > limit:
+        cut = wakes[k - 1][0].end
+        end = min(cut + DEMO_PAD_S, sleep.end)  # the final awakening
+        dropped = replace(night, moves=tuple(m for m in night.moves if m.t <= cut or m.t >= sleep.end),
+                          notes=tuple(n for n in night.notes
+                                      if n["type"] == "in_bed" or not cut < n["t"] < sleep.end - _NOTE_EPS),
+                          awake=tuple(a for a in night.awake if not cut < a[1] < sleep.end), wakes=wakes[:k])
+        night = _shift_from(dropped, sleep.end, end - sleep.end)
+    return replace(night, end=max(night.start + length_s, night.t_out + DEMO_EMPTY_S, night.end))
+
+
+_NOTE_EPS = 1e-3  # notes are rounded to the millisecond
+
+
+def _shift_from(night: Night, t0: float, d: float) -> Night:
+    """``night`` with everything from ``t0`` on (moves, wakes, awake spans, notes, the
+    sleep's end, getting up, the end) moved by ``d`` seconds; nothing before it."""
+    if d == 0.0:
+        return night
+
+    def at(t: float, eps: float = 0.0) -> float:
+        return t + d if t >= t0 - eps else t
+
+    wakes = []
+    for w, extra in night.wakes:
+        if w.start >= t0:
+            w = replace(w, start=w.start + d, end=w.end + d)
+            if "out_of_bed" in extra:
+                extra = extra | {"out_of_bed": [round(x + d, 3) for x in extra["out_of_bed"]]}
+        wakes.append((w, extra))
+    notes = tuple(n | {k: round(at(n[k], _NOTE_EPS), 3) if k == "t" or n["t"] >= t0 - _NOTE_EPS or n["type"] == "in_bed"
+                       else n[k] for k in ("t", "t_end") if k in n} for n in night.notes)
+    return replace(night, end=at(night.end), moves=tuple(m.shifted(d) if m.t >= t0 else m for m in night.moves),
+                   awake=tuple((who, at(a), at(b) if a >= t0 or b > t0 else b) for who, a, b in night.awake),
+                   sleep=Sleep(night.sleep.start, at(night.sleep.end)), wakes=tuple(wakes), notes=notes,
+                   t_out=at(night.t_out))
 
 
 _EMPTY = (0.0,) * 9  # nobody there: no breathing, no heartbeat, no tilt
@@ -204,8 +277,10 @@ class NightPlan:
     True
     """
 
-    def __init__(self, person: Person, seed: int, start: float, chip: Chip, nights: int = 1):
+    def __init__(self, person: Person, seed: int, start: float, chip: Chip, nights: int = 1, *,
+                 night_s: float | None = None):
         self.person, self.seed, self.start, self.chip = person, seed, start, chip
+        self.night_s = night_s  # demo: each night fitted to this many seconds (fit_demo_night)
         self.end = self.history_start = start
         self._nights: list[Night] = []
         self._count = 0
@@ -272,6 +347,8 @@ class NightPlan:
                 k = self._count
                 at = (self.end if k else self.start) if self.person.demo else self.start + k * DAY
                 night = _plan_one(self.person, random.Random(f"crampwatch.night.plan.{self.seed}.{k}"), k, at)
+                if self.night_s is not None:
+                    night = fit_demo_night(night, self.night_s)
                 self._compile(night, random.Random(f"crampwatch.night.physics.{self.seed}.{k}"))
                 self._nights.append(night)
                 self._count += 1

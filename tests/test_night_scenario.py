@@ -11,7 +11,9 @@ import pytest
 
 from device.events import Sleep, Wake
 from device.traces import read_trace
-from simulator.night_scenario import CHIPS, DEFAULT_START, plan_night, write_night
+from simulator.night_scenario import (
+    CHIPS, DEFAULT_START, DEMO_EMPTY_S, DEMO_ONSET_S, DEMO_PAD_S, plan_night, write_night,
+)
 
 SEEDS = range(16)
 
@@ -29,6 +31,13 @@ def shared():
 @pytest.fixture(scope="module")
 def demo():
     return [plan_night(seed, demo=True, nights=3) for seed in range(6)]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """Demo nights fitted to ``[simulator] night_minutes`` (what ``crampwatch demo`` plays)."""
+    return [plan_night(seed, demo=True, nights=3, night_minutes=minutes)
+            for seed, minutes in zip(range(8), (10, 12, 12, 15, 20, 30, 45, 60))]
 
 
 def sleeper_moves(night):
@@ -98,7 +107,7 @@ def test_a_render_seed_varies_only_the_noise(solo):
 
 # ---- the truth -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("which", ["solo", "shared", "demo"])
+@pytest.mark.parametrize("which", ["solo", "shared", "demo", "fitted"])
 def test_truth_is_sorted_and_every_wake_lies_inside_its_sleep_period(which, request):
     for plan in request.getfixturevalue(which):
         truth = plan.truth
@@ -120,7 +129,7 @@ def test_truth_is_sorted_and_every_wake_lies_inside_its_sleep_period(which, requ
                 assert all(sleep.start + 1800 <= w.start and w.end <= sleep.end - 1800 for w in wakes)
 
 
-@pytest.mark.parametrize("which", ["solo", "shared", "demo"])
+@pytest.mark.parametrize("which", ["solo", "shared", "demo", "fitted"])
 def test_wakes_start_at_their_first_movement_and_end_when_the_sleeper_settles(which, request):
     for plan in request.getfixturevalue(which):
         rules = plan.rules
@@ -149,7 +158,7 @@ def test_wakes_start_at_their_first_movement_and_end_when_the_sleeper_settles(wh
                 assert not overlapping(others, wake.end, wake.end + rules.partner_clear)
 
 
-@pytest.mark.parametrize("which", ["solo", "shared", "demo"])
+@pytest.mark.parametrize("which", ["solo", "shared", "demo", "fitted"])
 def test_sleep_runs_from_the_last_movement_before_sleep_to_the_first_of_the_final_awakening(which, request):
     for plan in request.getfixturevalue(which):
         rules = plan.rules
@@ -170,7 +179,7 @@ def test_sleep_runs_from_the_last_movement_before_sleep_to_the_first_of_the_fina
             assert not overlapping(others, sleep.end - rules.final_quiet, sleep.end)
 
 
-@pytest.mark.parametrize("which", ["solo", "shared", "demo"])
+@pytest.mark.parametrize("which", ["solo", "shared", "demo", "fitted"])
 def test_movements_while_asleep_are_brief_and_spaced_whoever_makes_them(which, request):
     for plan in request.getfixturevalue(which):
         rules = plan.rules
@@ -349,6 +358,36 @@ def test_demo_nights_fall_asleep_fast_and_wake_every_few_minutes(demo):
         for a, b in zip(plan.nights, plan.nights[1:]):
             assert 60.0 <= b.t_in - a.t_out <= 200.0
         assert plan.end - plan.start < 3 * 45 * 60
+
+
+def test_fitted_demo_nights_last_night_minutes_and_keep_the_cramp_first(fitted):
+    for plan in fitted:
+        length = plan.night_s
+        for night in plan.nights:
+            wakes = [w for w, _ in night.wakes]
+            assert 1 <= len(wakes) <= 4 and wakes[0].cramp and night.wakes[0][1]["onset"] == "violent"
+            assert night.end - night.start >= length - 1e-6 and night.end - night.t_out >= DEMO_EMPTY_S - 1e-6
+            # as long as asked, or longer only as much as one wake needs
+            assert night.end - night.start == pytest.approx(length) or \
+                (len(wakes) == 1 and night.end - night.t_out == pytest.approx(DEMO_EMPTY_S))
+            assert wakes[0].start - night.sleep.start <= DEMO_ONSET_S + 1e-6
+            assert night.sleep.end - wakes[-1].end >= DEMO_PAD_S - 1e-6
+            assert night.notes[-1]["type"] in ("morning", "in_bed") and \
+                {n["type"] for n in night.notes} >= {"in_bed", "morning"}
+            in_bed = next(n for n in night.notes if n["type"] == "in_bed")
+            assert abs(in_bed["t_end"] - night.t_out) < 2e-3  # notes are rounded to the millisecond
+            assert night.awake[-1][1:] == (night.sleep.end, night.t_out)
+            assert len(night.awake) == len(wakes) + 2  # before sleep, each wake, the morning
+        for a, b in zip(plan.nights, plan.nights[1:]):
+            assert b.start == a.end
+    by_minutes = {p.night_s: p for p in fitted}
+    assert max(len(n.wakes) for n in by_minutes[60 * 60.0].nights) == 4
+    assert all(len(n.wakes) == 1 for n in by_minutes[12 * 60.0].nights)
+    assert all(n.end - n.start < 14 * 60 for p in fitted for n in p.nights if p.night_s <= 12 * 60)
+    whole = plan_night(3, demo=True, nights=2, night_minutes=12)
+    assert whole.truth_records == plan_night(3, demo=True, night_minutes=12).extend(1).truth_records
+    with pytest.raises(ValueError, match="demo"):
+        plan_night(3, night_minutes=12)
 
 
 # ---- files -----------------------------------------------------------------------------
