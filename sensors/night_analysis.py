@@ -208,11 +208,16 @@ class BedParams:
           (its ``bed_exit`` then stays false); asleep, demo movements keep at least
           100 s from a wake.
 
+        - no breathing is taken for a partner's (``other_rate`` 1.0: never): that needs a
+          rate measured to 5 % over long still stretches, and a demo night's are 1-2 min
+          (demo nights have no partner).
+
         Movement detection, presence, bed exits and the cramp verdict are unchanged. The
         defaults (real nights, with their held-out accuracy) are not affected.
         """
         return cls(
             quiet_margin_s=0.0,
+            other_rate=1.0,
             periods=PeriodParams(onset_s=60.0, end_wake_s=30.0, max_gap_s=300.0, split_wake_s=300.0,
                                  split_empty_s=60.0, min_sleep_s=240.0, settle_s=60.0, merge_wakes_s=0.0,
                                  join_s=95.0),
