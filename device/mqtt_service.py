@@ -176,8 +176,12 @@ class MqttService:
         """Publish the retained state if it changed (or ``force``); True if sent."""
         if self.client is None:
             return False
+        # Built outside _state_lock: the provider takes the other parts' locks (the reminder
+        # service's), and those parts publish (publish_retained takes _state_lock) while
+        # holding them; building it under the lock deadlocked the daemon (the sensor threads
+        # wait on the reminder lock when they store an event).
+        text = json.dumps(self.state(), separators=(",", ":"), sort_keys=True, default=str)
         with self._state_lock:
-            text = json.dumps(self.state(), separators=(",", ":"), sort_keys=True, default=str)
             if not force and text == self._last_state:
                 return False
             if not self.client.publish(self.state_topic, text, retain=True):

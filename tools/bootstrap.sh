@@ -25,7 +25,9 @@ case ",${1:-}," in
     *,test,*)  # the MQTT tests run a real broker (tests/conftest.py)
         command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_install mosquitto
         # the dashboard's end-to-end tests drive Debian's Chromium (tests/test_dashboard_browser.py)
-        [ -x /usr/bin/chromium ] || apt_install chromium ;;
+        [ -x /usr/bin/chromium ] || apt_install chromium
+        # the wall-clock step tests run the daemon under libfaketime (tests/test_faults_clock.py)
+        ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || apt_install faketime ;;
 esac
 
 PYTHON=${PYTHON:-python3}
