@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from benchmarks import bottle_accuracy, daemon_resources, dashboard_latency, mqtt_latency, night_accuracy, replay_speed
+from benchmarks import storage_writes
 
 
 def main() -> int:
@@ -43,6 +44,7 @@ def main() -> int:
     section("Dashboard latency on a year of history",
             lambda: dashboard_latency.main(["--requests", "20" if args.quick else "40"]))
     section("Live daemon resources", lambda: daemon_resources.main(30.0 if args.quick else 120.0))
+    section("SD card writes per hour (simulated hour, real SQLite on disk)", lambda: storage_writes.main([]))
     header = f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, {time.strftime('%Y-%m-%d')}\n\n"
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)

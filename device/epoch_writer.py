@@ -14,13 +14,13 @@ A failed flush (a full disk) keeps the epochs for the next try, bounded to
 >>> store = Store(":memory:")
 >>> now = [0.0]
 >>> w = EpochWriter(store, flush_s=300, clock=lambda: now[0])
->>> c = store.commits
+>>> c = store.writes
 >>> w.add([E(t=30.0, activity=1.0, presence=None)])
->>> store.commits - c, w.pending, store.epochs(0, 100)
+>>> store.writes - c, w.pending, store.epochs(0, 100)
 (0, 1, [(30.0, 1.0, None)])
 >>> now[0] = 300.0
 >>> w.add([E(t=60.0, activity=2.0, presence=0.5)])
->>> store.commits - c, w.pending, store.epochs(0, 100)
+>>> store.writes - c, w.pending, store.epochs(0, 100)
 (1, 0, [(30.0, 1.0, None), (60.0, 2.0, 0.5)])
 """
 

@@ -68,7 +68,10 @@ class Store:
         self._epoch_sources: list[Callable[[float, float], list]] = []
         self.outbox_enabled = outbox  # queue each new event for MQTT (see enable_outbox)
         # Write accounting (cheap: a deque append per commit), for health and benchmarks.
-        self.commits = 0  # committed write transactions since open
+        # A "write" is a commit that changed rows: only those reach the disk (WAL frames
+        # and an fsync); a transaction that changed nothing writes nothing.
+        self.commits = 0  # committed transactions since open, with or without changes
+        self.writes = 0  # commits that changed rows
         self.rows_written = 0  # rows inserted, replaced or deleted by them
         self.write_failures = 0
         self.last_write_error: str | None = None  # the last failed commit's error, None once one succeeds
@@ -139,18 +142,21 @@ class Store:
             self._count_commit(self._db.total_changes - before)
 
     def _count_commit(self, rows: int) -> None:
-        now = time.monotonic()
         self.commits += 1
-        self.rows_written += rows
         self.disk_full = False
         self.last_write_error = None
+        if rows <= 0:
+            return
+        now = time.monotonic()
+        self.writes += 1
+        self.rows_written += rows
         recent = self._recent_commits
         recent.append(now)
         while recent and recent[0] < now - HOUR_S:
             recent.popleft()
 
     def writes_last_hour(self) -> int:
-        """Committed write transactions in the last hour (each is at least one fsync)."""
+        """Commits that changed rows in the last hour (each is at least one fsync)."""
         with self._lock:
             recent = self._recent_commits
             while recent and recent[0] < time.monotonic() - HOUR_S:

@@ -3,8 +3,9 @@
 Every ``interval`` seconds it looks at the data directory's file system (``statvfs``)
 and at the store's write accounting, and sets health ``storage``:
 
-- ``ok`` with the commits of the last hour (``writes_per_hour``, also a field of the
-  health entry, so ``crampwatch status``, the dashboard and health.json show it);
+- ``ok`` with the writes (commits that changed rows) of the last hour
+  (``writes_per_hour``, also a field of the health entry, so ``crampwatch status``,
+  the dashboard and health.json show it);
 - ``degraded`` when the last write failed for want of space, or free space is below
   ``storage.min_free_mb``: the daemon keeps running, detected events wait in memory
   (the sensor workers retry them) and are written when space returns.
@@ -104,7 +105,7 @@ class StorageMonitor:
         store = self.store
         writes = store.writes_last_hour()
         free = None if self._dir is None else free_mb(self._dir)
-        self.health.measure("storage", writes_per_hour=writes, commits=store.commits,
+        self.health.measure("storage", writes_per_hour=writes, writes=store.writes,
                             rows_written=store.rows_written,
                             free_mb=None if free is None else round(free, 1), unwritten_events=self._unwritten())
         where = self._dir or "memory"

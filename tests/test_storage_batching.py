@@ -35,15 +35,15 @@ def test_epochs_are_buffered_and_written_in_one_commit_per_flush_interval(tmp_pa
     store = Store(tmp_path)
     clock = Clock()
     writer = EpochWriter(store, flush_s=300, clock=clock)
-    commits = store.commits
+    writes = store.writes
     for k in range(10):  # ten 30 s epochs: 300 s
         clock.t = 30.0 * k
         writer.add([epoch(1000 + 30 * k, activity=k)])
-    assert store.commits == commits and writer.pending == 10
+    assert store.writes == writes and writer.pending == 10
     assert len(store.epochs(0, 1e9)) == 10  # readers see buffered epochs at once
     clock.t = 300.0
     writer.add([epoch(1300, activity=10)])
-    assert store.commits == commits + 1 and writer.pending == 0
+    assert store.writes == writes + 1 and writer.pending == 0
     assert [r[1] for r in store.epochs(0, 1e9)] == list(map(float, range(11)))
 
 
@@ -72,13 +72,16 @@ def test_a_failed_flush_keeps_the_epochs_for_the_next_one(tmp_path):
     assert writer.pending == 0 and len(store.epochs(0, 1e9)) == 2 and store.last_write_error is None
 
 
-def test_commits_and_rows_are_counted_for_the_last_hour(tmp_path):
+def test_writes_and_rows_are_counted_for_the_last_hour(tmp_path):
     store = Store(tmp_path)
-    commits, rows = store.commits, store.rows_written
+    writes, rows = store.writes, store.rows_written
     store.add_events([Drink(t=1764060000.0 + i, ml=100.0) for i in range(3)])
     store.add_epochs([epoch(t) for t in (30, 60)])
     store.set_setting("x", 1)
-    assert store.commits == commits + 3
+    assert store.writes == writes + 3
+    before = store.commits
+    assert not store.add_event(Drink(t=1764060000.0, ml=100.0))  # already stored: a commit that writes nothing
+    assert store.commits == before + 1 and store.writes == writes + 3
     assert store.rows_written == rows + 3 + 2 + 1
     assert store.writes_last_hour() >= 3
 
@@ -90,16 +93,16 @@ def test_retention_deletes_old_epochs_in_batches_and_never_events(tmp_path):
     recent = [epoch(now - 10 * DAY_S + 30 * i) for i in range(50)]
     store.add_epochs(old + recent)
     store.add_events([Drink(t=now - 600 * DAY_S, ml=100.0)])
-    commits = store.commits
+    writes = store.writes
     health = Health()
     monitor = StorageMonitor(store, health, min_free_mb=0, retention_days=400, clock=lambda: now)
     monitor.check()
     assert monitor.epochs_deleted == 1200
-    assert store.commits - commits == 3  # 500 + 500 + 200: the writer lock is let go in between
+    assert store.writes - writes == 3  # 500 + 500 + 200: the writer lock is let go in between
     assert len(store.epochs(0, 2e10)) == 50
     assert store.count_events() == 1
     monitor.check()  # not again until a day later
-    assert store.commits - commits == 3
+    assert store.writes - writes == 3
 
 
 def test_retention_zero_keeps_epochs_for_ever(tmp_path):
@@ -138,6 +141,12 @@ def test_the_daemon_writes_bed_epochs_in_batches_and_at_stop(tmp_path):
 
         assert wait_for(lambda: daemon.bed.epoch_writer.pending >= 2, 60)
         pending = daemon.bed.epoch_writer.pending
+        from device.status import collect_status, format_status
+
+        daemon.health_writer.beat()  # health.json now, as `crampwatch status` reads it
+        status = collect_status(config)
+        assert status["parts"]["storage"]["writes_per_hour"] >= 1  # at least the start's settings and events
+        assert "writes in the last hour" in format_status(status)
         assert len(daemon.store.epochs(0, 2e10)) >= pending  # the live views see them...
         on_disk = sqlite3.connect(daemon.store.path)
         try:  # ...but nothing was written yet
