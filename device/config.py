@@ -158,7 +158,8 @@ class StorageSection(Section):
         description="Bed activity epochs older than this many days are deleted (daily, in small batches); 0 keeps them for ever. "
                     "Events (drinks, cramps, nights) are never deleted.")
     integrity_check: Literal["quick", "full", "off"] = Field(
-        "quick", description="Database check at start: 'quick' (PRAGMA quick_check), 'full' (PRAGMA integrity_check, slower) or 'off'.")
+        "quick", description="Database check at start: 'quick' (PRAGMA quick_check), 'full' (PRAGMA integrity_check, slower) or 'off'. "
+                             "A damaged database stops the start (exit status 2) after a copy is kept; only the file's value counts.")
     min_free_mb: float = Field(
         50.0, ge=0, le=1_000_000,
         description="Storage health turns 'degraded' when the data directory's file system has less than this many MB free.")

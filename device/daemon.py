@@ -101,21 +101,22 @@ class Daemon:
         from device.storage_open import open_checked
 
         data_dir = self.config.device.data_dir
-        cfg = self.config.storage
         # A database that fails its check stops the start (StorageCorrupt, exit status 2)
-        # after a copy was kept: see device.storage_open.
+        # after a copy was kept: see device.storage_open. The check is the file's setting:
+        # dashboard overrides live in the database it checks.
         self.store = open_checked(data_dir if data_dir == ":memory:" else self.config.data_path,
-                                  cfg.integrity_check, self.health)
+                                  self.config.storage.integrity_check, self.health)
         self.health.set("storage", "ok", self.store.path)
-        self.storage_monitor = StorageMonitor(
-            self.store, self.health, min_free_mb=cfg.min_free_mb, retention_days=cfg.epoch_retention_days,
-            unwritten=lambda: sum(len(w.unwritten) for w in (self.bottle, self.bed) if w is not None))
-        self.storage_monitor.start()
         # Settings saved on the dashboard override the file for every part started
         # after this (an override that no longer validates is ignored, with a warning).
         from dashboard.settings import SettingsService
 
         self.config = SettingsService(self.config, self.store).effective()
+        cfg = self.config.storage
+        self.storage_monitor = StorageMonitor(
+            self.store, self.health, min_free_mb=cfg.min_free_mb, retention_days=cfg.epoch_retention_days,
+            unwritten=lambda: sum(len(w.unwritten) for w in (self.bottle, self.bed) if w is not None))
+        self.storage_monitor.start()
 
     def _stop_storage(self) -> None:
         if self.storage_monitor is not None:
