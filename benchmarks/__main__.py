@@ -1,6 +1,6 @@
 """Run every benchmark and print (and save) the results tables.
 
-    .venv/bin/python -m benchmarks            # the full set (about 10 minutes)
+    .venv/bin/python -m benchmarks            # the full set (about 25 minutes)
     .venv/bin/python -m benchmarks --quick    # fewer seeds, shorter runs
 
 Results go to stdout and to benchmarks/out/results.md.
@@ -43,7 +43,8 @@ def main() -> int:
             lambda: mqtt_latency.main(["--events", "300" if args.quick else "1000"]))
     section("Dashboard latency on a year of history",
             lambda: dashboard_latency.main(["--requests", "20" if args.quick else "40"]))
-    section("Live daemon resources", lambda: daemon_resources.main(30.0 if args.quick else 120.0))
+    section("Live daemon resources (simulated sensors, MQTT and dashboard on)",
+            lambda: daemon_resources.main(["--seconds", "60", "--other-seconds", "30"] if args.quick else []))
     section("SD card writes per hour (simulated hour, real SQLite on disk)", lambda: storage_writes.main([]))
     header = f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, {time.strftime('%Y-%m-%d')}\n\n"
     out = Path(__file__).parent / "out"
