@@ -187,8 +187,11 @@ class Daemon:
             from sensors.night_analysis import NightAnalyzer
 
             cfg = self.config.bed
-            self._bed_hardware = bed_hardware(self.config, simulate=self.simulate)
-            self.bed = BedWorker(self._bed_hardware.open_driver, NightAnalyzer(cfg.rate_hz, epoch_s=cfg.epoch_s),
+            button = self.simulate and cfg.button_pin is not None  # the simulated sleeper presses it
+            self._bed_hardware = bed_hardware(self.config, simulate=self.simulate,
+                                              pin_factory=self.pin_factory() if button else None)
+            analyzer = NightAnalyzer(cfg.rate_hz, epoch_s=cfg.epoch_s, params=self._bed_hardware.analyzer_params)
+            self.bed = BedWorker(self._bed_hardware.open_driver, analyzer,
                                  self.store, self.health, rate_hz=cfg.rate_hz,
                                  epoch_flush_s=self.config.storage.epoch_flush_s)
             self.bed.start()

@@ -175,8 +175,6 @@ def test_the_live_simulated_bed_presses_the_button_after_each_cramp():
     assert presses == SimulatedBed(config, clock=lambda: 1_790_000_000.0).press_times(night.end)  # per seed
 
 
-@pytest.mark.xfail(strict=True, reason="device/daemon.py does not yet give the analyzer the bed hardware's "
-                                       "analyzer_params nor the bed hardware the button's pin factory")
 def test_the_daemon_wires_the_demo_parameters_and_the_button(tmp_path):
     config = demo_config(tmp_path, seed=3)
     daemon = Daemon(config, simulate=True)
