@@ -7,13 +7,16 @@ night's events. Epochs are written in batches (device.epoch_writer: one commit e
 ``epoch_flush_s``, and at stop; ``Store.epochs`` shows the buffered ones too, so the
 night chart does not lag); events are committed at once, and kept in memory and
 retried when the disk is full. I2C failures become health and a reopen with backoff.
+Samples are stamped on step-free sensor time (device.sensor_time); epochs and events
+go back on the wall clock as they are stored, so a wall-clock step during a night
+changes none of its durations.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -21,6 +24,7 @@ from device.epoch_writer import EpochWriter
 from device.health import Health
 from device.sensor_worker import SensorWorker
 from device.sample_clock import SampleClock
+from device.sensor_time import SensorTime
 from device.storage import Store
 
 log = logging.getLogger(__name__)
@@ -38,13 +42,13 @@ class BedWorker(SensorWorker):
     """
 
     def __init__(self, open_driver: Callable[[], object], analyzer, store: Store, health: Health, *,
-                 rate_hz: float, clock=time.time, epoch_flush_s: float = 0.0):
+                 rate_hz: float, sensor_time: SensorTime | None = None, epoch_flush_s: float = 0.0):
         super().__init__("bed", open_driver, health)
         self.analyzer = analyzer
         self._store = store
         self.epoch_writer = EpochWriter(store, flush_s=epoch_flush_s)
         self._rate = rate_hz
-        self._clock = clock
+        self.time = sensor_time or SensorTime()
         self.latest: tuple[float, float, float, float] | None = None  # t, x, y, z
 
     def _sample_until_stopped(self, driver) -> None:
@@ -54,18 +58,19 @@ class BedWorker(SensorWorker):
         interval = min(0.5, driver.fifo_seconds / 4)
         chunks_t: list[np.ndarray] = []
         chunks_xyz: list[np.ndarray] = []
-        last_feed = self._clock()
+        clock = self.time
+        last_feed = clock.now()
         overflows = driver.counters.get("overflows", 0)
         healthy = False
         while not self._stop.wait(interval):
             samples = driver.read()
-            now = self._clock()
+            now = clock.now()
             if samples:
                 xyz = np.asarray(samples, dtype=np.float64)
                 chunks_t.append(stamps.stamp(len(xyz), now))
                 chunks_xyz.append(xyz)
-                self.latest = (now, *samples[-1])
-                self._health.sample("bed", now)
+                self.latest = (clock.to_wall(now), *samples[-1])
+                self._health.sample("bed", self.latest[0])
                 if not healthy:
                     self._healthy()
                     healthy = True
@@ -83,9 +88,12 @@ class BedWorker(SensorWorker):
     def _feed(self, t: np.ndarray, xyz: np.ndarray) -> None:
         events = self.analyzer.feed(t, xyz)
         epochs = self.analyzer.pop_epochs()
+        self.time.check()
+        shift = self.time.shift
         if epochs:
-            self.epoch_writer.add(epochs)
-        for data in self._store_events(self._store, events or []):  # kept and retried if the disk is full
+            self.epoch_writer.add([replace(e, t=e.t + shift) for e in epochs] if shift else epochs)
+        events = [e.shifted(shift) for e in events or []]
+        for data in self._store_events(self._store, events):  # kept and retried if the disk is full
             log.info("%s %s", data["type"], {k: v for k, v in data.items() if k not in ("id", "type")})
 
     def stop(self, timeout: float = 5.0) -> None:

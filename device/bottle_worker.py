@@ -1,7 +1,9 @@
 """The bottle's sampling thread: HX711 -> grams -> detector -> store.
 
 Reads continuously, converts with the stored calibration, feeds the pure detector in
-small batches and commits each event before anything else sees it. A sensor that
+small batches and commits each event before anything else sees it. Samples are
+stamped on step-free sensor time (device.sensor_time) and events put back on the wall
+clock as they are stored, so a wall-clock step changes no duration. A sensor that
 times out or fails is reported in health and reopened with backoff; the thread never
 dies for it.
 """
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import statistics
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import numpy as np
 
 from device.errors import SensorGlitch
 from device.health import Health
+from device.sensor_time import SensorTime
 from device.sensor_worker import SensorWorker
 from device.storage import Store
 from sensors.calibration import Calibration
@@ -48,7 +50,7 @@ class BottleWorker(SensorWorker):
     reopen_on_error = False  # after a timeout the HX711's next read works
 
     def __init__(self, open_driver: Callable[[], object], detector, store: Store, health: Health, *,
-                 calibration: Calibration, rate_hz: float, clock=time.time,
+                 calibration: Calibration, rate_hz: float, sensor_time: SensorTime | None = None,
                  on_reading: Callable[[Reading], None] | None = None):
         super().__init__("bottle", open_driver, health)
         self.detector = detector
@@ -57,7 +59,7 @@ class BottleWorker(SensorWorker):
         # About 3 s of recent readings, for tare: the median ignores a spike.
         self._recent: deque[float] = deque(maxlen=max(5, int(3 * rate_hz)))
         self._timeout = max(1.0, 5.0 / rate_hz)
-        self._clock = clock
+        self.time = sensor_time or SensorTime()
         self._on_reading = on_reading
         self.latest: Reading | None = None
 
@@ -66,7 +68,8 @@ class BottleWorker(SensorWorker):
 
         ts: list[float] = []
         gs: list[float] = []
-        last_feed = self._clock()
+        clock = self.time
+        last_feed = clock.now()
         healthy = False
         while not self._stop.is_set():
             try:
@@ -74,7 +77,7 @@ class BottleWorker(SensorWorker):
             except SensorGlitch:  # raised only where warnings are errors (tests)
                 self._health.count("bottle", glitches=1)
                 continue
-            now = self._clock()
+            now = clock.now()
             if is_saturated(raw):
                 self._health.count("bottle", glitches=1)
                 continue
@@ -82,8 +85,8 @@ class BottleWorker(SensorWorker):
             self._recent.append(grams)
             ts.append(now)
             gs.append(grams)
-            self.latest = Reading(now, grams)
-            self._health.sample("bottle", now)
+            self.latest = Reading(clock.to_wall(now), grams)
+            self._health.sample("bottle", self.latest.t)
             if not healthy:
                 self._healthy()
                 healthy = True
@@ -117,6 +120,8 @@ class BottleWorker(SensorWorker):
 
     def _feed(self, ts: list[float], gs: list[float]) -> None:
         events = self.detector.feed(np.asarray(ts), np.asarray(gs))
-        for data in self._store_events(self._store, events or []):  # kept and retried if the disk is full
+        self.time.check()
+        events = [e.shifted(self.time.shift) for e in events or []]
+        for data in self._store_events(self._store, events):  # kept and retried if the disk is full
             log.info("%s %.0f mL", data["type"], data.get("ml", 0))
 

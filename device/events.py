@@ -26,6 +26,7 @@ class Event:
 
     type: ClassVar[str] = ""
     time_field: ClassVar[str] = "t"
+    time_fields: ClassVar[tuple[str, ...]] = ("t",)  # every field that is a moment
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -41,6 +42,16 @@ class Event:
     def id(self) -> str:
         """Stable, unique id: the type and the defining time in milliseconds."""
         return f"{self.type}-{round(self.time * 1000)}"
+
+    def shifted(self, dt: float) -> Event:
+        """The same event with all its moments moved by ``dt`` seconds (onto another clock).
+
+        >>> Sleep(start=100.0, end=400.0).shifted(-50.0)
+        Sleep(start=50.0, end=350.0)
+        """
+        if not dt:
+            return self
+        return dataclasses.replace(self, **{name: getattr(self, name) + dt for name in self.time_fields})
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of DESIGN.md (without ``id``; the store and MQTT add it)."""
@@ -95,6 +106,7 @@ class Sleep(Event):
 
     type: ClassVar[str] = "sleep"
     time_field: ClassVar[str] = "start"
+    time_fields: ClassVar[tuple[str, ...]] = ("start", "end")
     start: float
     end: float
 
@@ -105,6 +117,7 @@ class Wake(Event):
 
     type: ClassVar[str] = "wake"
     time_field: ClassVar[str] = "start"
+    time_fields: ClassVar[tuple[str, ...]] = ("start", "end")
     start: float
     end: float
     bed_exit: bool

@@ -73,12 +73,15 @@ class SimulatedBottle:
     # behaviour itself run the emulator on a fake clock.
     POWER_DOWN_AFTER_S = 5e-3
 
-    def __init__(self, config: Config, *, scripted: bool = False, clock=time.time, plan=None):
+    def __init__(self, config: Config, *, scripted: bool = False, clock=None, plan=None):
         from gpiozero.pins.mock import MockFactory
 
         from simulator.bottle_scenario import plan_day
         from simulator.hx711_chip import FakeHX711
 
+        if clock is None:  # the person lives on real time: a step of the wall clock does not move them
+            anchor = time.time() - time.monotonic()
+            clock = lambda: time.monotonic() + anchor  # noqa: E731
         self._clock = clock
         self._rate = config.bottle.rate_hz
         self._load_g = 0.0
@@ -93,7 +96,7 @@ class SimulatedBottle:
                               power_down_after=self.POWER_DOWN_AFTER_S)
 
     def _counts(self, _chip_t: float) -> float:
-        # The plan runs on wall-clock Unix time; the chip on its own monotonic clock.
+        # The plan runs on Unix time from the start on (monotonic); the chip on its own clock.
         if self.plan is None:  # what place() put on it, with a load cell's noise
             grams = self._load_g + self._noise.gauss(0.0, 0.5)
         else:
