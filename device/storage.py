@@ -16,6 +16,7 @@ False
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -30,6 +31,8 @@ from typing import Any
 from device.errors import SchemaTooNew, StorageError
 from device.events import Drink, Event  # noqa: F401  (Drink is used by the doctest)
 from device.migrations import MIGRATIONS
+
+log = logging.getLogger(__name__)
 
 DB_NAME = "crampwatch.sqlite3"
 HOUR_S = 3600.0
@@ -201,6 +204,11 @@ class Store:
                     new.append(row[5])
                     if outbox:  # same transaction: an event is never stored without its outbox row
                         db.execute("INSERT OR IGNORE INTO outbox (event_id, queued_at) VALUES (?,?)", (row[0], now))
+                else:  # the same id again: a retry or a re-detection keeps the first; say so if they differ
+                    (kept,) = db.execute("SELECT payload FROM events WHERE id = ?", (row[0],)).fetchone()
+                    if kept != row[3]:
+                        log.warning("event %s already stored with other values; kept %s, ignored %s",
+                                    row[0], kept, row[3])
         for data in new:
             for listener in list(self._listeners):
                 listener(data)

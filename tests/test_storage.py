@@ -28,6 +28,16 @@ def test_same_event_twice_is_stored_once(store):
     assert store.count_events() == 1
 
 
+def test_a_different_event_with_a_stored_id_keeps_the_first_and_is_logged(store, caplog):
+    store.add_event(Drink(t=100.0, ml=150.0))
+    with caplog.at_level("WARNING", logger="device.storage"):
+        assert store.add_event(Drink(t=100.0, ml=150.0)) is False  # a retry: silent
+        assert not caplog.records
+        assert store.add_event(Drink(t=100.0, ml=90.0)) is False
+    assert [e["ml"] for e in store.events()] == [150.0]
+    assert len(caplog.records) == 1 and "drink-100000" in caplog.text and '"ml": 90.0' in caplog.text
+
+
 def test_events_come_back_in_time_order_with_id_and_type(store):
     store.add_events([Refill(t=300.0, ml=500.0), Drink(t=100.0, ml=150.0),
                       Wake(start=200.0, end=260.0, bed_exit=False, cramp=True, score=0.9)])
