@@ -239,11 +239,15 @@ class Daemon:
             self.reminders.stop()
 
     def _start_health(self) -> None:
-        from device.health_file import HealthWriter, daemon_snapshot, health_path
+        from device.health_file import HealthWriter, daemon_health_path, daemon_snapshot, health_path
 
-        in_memory = self.config.device.data_dir == ":memory:"
-        self.health_writer = HealthWriter(None if in_memory else health_path(self.config.data_path),
-                                          lambda: daemon_snapshot(self))
+        path = None
+        if self.config.device.data_dir != ":memory:":
+            path = daemon_health_path(self.config.data_path)
+            beside = health_path(self.config.data_path)
+            if path != beside:  # a snapshot left beside the database by a run by hand is stale now
+                beside.unlink(missing_ok=True)
+        self.health_writer = HealthWriter(path, lambda: daemon_snapshot(self))
         self.health_writer.start()
 
     def _stop_health(self) -> None:

@@ -1,10 +1,17 @@
-"""The daemon's health loop: a ``health.json`` snapshot in the data directory.
+"""The daemon's health loop: a ``health.json`` snapshot for ``crampwatch status``.
 
 The live health lives in the daemon's memory; ``crampwatch status`` (another
 process) reads this file instead. It is replaced atomically (temp file, fsync-free
 ``os.replace``) every few seconds, so a reader never sees half a file, and its
 ``written_at`` tells how old it is: a stale file means the daemon is not running.
 The loop's heartbeat is also what the systemd watchdog checks.
+
+Where: under systemd, in the service's ``RuntimeDirectory`` (``$RUNTIME_DIRECTORY``,
+``/run/crampwatch``, a tmpfs). Rewritten every 2 s, the file would otherwise be the SD
+card's busiest writer (about 7 MiB an hour of data and journal blocks, several times
+what the database writes). Run by hand, the daemon writes it beside the database.
+``crampwatch status`` looks in both places and takes the newest snapshot of its
+database.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ log = logging.getLogger(__name__)
 
 FILE_NAME = "health.json"
 INTERVAL_S = 2.0
+SERVICE_RUNTIME_DIR = Path("/run/crampwatch")  # the unit's RuntimeDirectory=crampwatch
 
 
 class HealthWriter:
@@ -106,6 +114,47 @@ def health_path(data_path: Path) -> Path:
     if data_path.suffix in (".sqlite3", ".db") and not data_path.is_dir():
         return data_path.with_name(FILE_NAME)
     return data_path / FILE_NAME
+
+
+def runtime_health_path() -> Path | None:
+    """The snapshot's place in the service's runtime directory, when systemd gave one."""
+    env = os.environ.get("RUNTIME_DIRECTORY", "")
+    return Path(env.split(":")[0]) / FILE_NAME if env else None
+
+
+def daemon_health_path(data_path: Path) -> Path:
+    """Where this daemon writes its snapshot: the runtime directory, or beside the database."""
+    return runtime_health_path() or health_path(data_path)
+
+
+def find_health(data_path: Path, db_path: Path) -> tuple[Path, dict | None]:
+    """The newest snapshot of the daemon using ``db_path``: (its file, its contents).
+
+    Looks beside the database and in the runtime directory (``$RUNTIME_DIRECTORY`` or
+    the service's ``/run/crampwatch``); a snapshot naming another database is not ours.
+    With none, the file beside the database and None.
+    """
+    beside = health_path(data_path)
+    found: list[tuple[float, Path, dict]] = []
+    for path in dict.fromkeys([beside, runtime_health_path() or SERVICE_RUNTIME_DIR / FILE_NAME]):
+        data = read_health(path)
+        if data is None:
+            continue
+        named = data.get("db_path")
+        if named and _resolved(named) != _resolved(db_path):
+            continue
+        found.append((float(data.get("written_at") or 0.0), path, data))
+    if not found:
+        return beside, None
+    _, path, data = max(found, key=lambda f: f[0])
+    return path, data
+
+
+def _resolved(path) -> Path:
+    try:
+        return Path(path).resolve()
+    except OSError:
+        return Path(path)
 
 
 def read_health(path: Path) -> dict | None:

@@ -1,7 +1,8 @@
 """``crampwatch status``: the daemon's health, its storage and MQTT, for a person.
 
 The running daemon's live health is in its memory; it writes ``health.json`` every
-few seconds (``device/health_file.py``). A snapshot older than :data:`STALE_S`, or
+few seconds (``device/health_file.py``: in the service's runtime directory, or beside
+the database when run by hand). A snapshot older than :data:`STALE_S`, or
 one whose process is gone, means the daemon is not running. The storage part is
 read from the database itself (read-only), so it works with the daemon stopped.
 """
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 from device.config import Config
-from device.health_file import INTERVAL_S, health_path, read_health
+from device.health_file import INTERVAL_S, find_health
 from device.storage import DB_NAME
 
 STALE_S = max(10.0, 5 * INTERVAL_S)
@@ -63,8 +64,8 @@ def storage_status(path: Path) -> dict:
 def collect_status(config: Config, *, now: float | None = None) -> dict:
     """Everything ``crampwatch status`` shows, as one JSON-able dict."""
     now = time.time() if now is None else now
-    snapshot = read_health(health_path(config.data_path))
-    daemon: dict = {"running": False, "health_file": str(health_path(config.data_path))}
+    path, snapshot = find_health(config.data_path, db_file(config))
+    daemon: dict = {"running": False, "health_file": str(path)}
     parts: dict = {}
     if snapshot is not None:
         age = now - float(snapshot.get("written_at", 0))

@@ -129,3 +129,33 @@ def test_status_shows_the_mqtt_connection_and_its_outbox(broker, tmp_path, capsy
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_under_systemd_the_snapshot_is_in_the_runtime_directory_and_status_finds_it(tmp_path, capsys, monkeypatch):
+    """The service's health.json goes to $RUNTIME_DIRECTORY (a tmpfs), not the SD card; a
+    snapshot a run by hand left beside the database is removed; status reads the new one,
+    and a snapshot there of another database is not taken for ours."""
+    from device.config import Config
+    from device.daemon import Daemon
+
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    write_atomic(data / "health.json", {"written_at": time.time() - 3600, "pid": 1, "overall": "ok", "parts": {}})
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(runtime))
+    config = Config.model_validate({"device": {"data_dir": str(data)}, "dashboard": {"enabled": False},
+                                    "bottle": {"enabled": False}, "bed": {"enabled": False}})
+    daemon = Daemon(config, simulate=True)
+    daemon.start()
+    try:
+        assert read_health(runtime / "health.json")["pid"] == os.getpid()
+        assert not (data / "health.json").exists()
+        code, out = status(capsys, data)
+        assert code == 0 and out.startswith(f"daemon: running (pid {os.getpid()})"), out
+        assert json.loads(status(capsys, data, "--json")[1])["daemon"]["health_file"] == str(runtime / "health.json")
+    finally:
+        daemon.stop()
+    other = tmp_path / "other"
+    code, out = status(capsys, other)
+    assert code == 3 and "never started with this data directory" in out, out
