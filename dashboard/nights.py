@@ -17,6 +17,20 @@ from dashboard.localtime import clock, night_bounds, night_of
 AXES = ((time(20), 14, 2), (time(18), 18, 3), (time(12), 24, 4))  # start, hours, tick step
 ATTACH_AFTER_S = 600.0
 MOVEMENT_BINS = 280
+EVENING_S = 8 * 3600.0
+
+
+def newest_night(store, now: float, tz: ZoneInfo) -> date:
+    """The newest night to show: tonight from 20:00, or earlier once it has a sleep period.
+
+    Before 20:00 tonight is usually empty and last night is what people look for; but a
+    nap that was a sleep period, or a demo's ten-minute nights, belong to tonight (a
+    night runs noon to noon) and must not be hidden until the evening.
+    """
+    tonight = night_of(now, tz)
+    if next(store.events(types=["sleep"], since=night_bounds(tonight, tz)[0], until=now + 1), None) is not None:
+        return tonight
+    return night_of(now - EVENING_S, tz)
 
 
 def nights(store, tz: ZoneInfo, last: date, count: int, *, epochs=None, timeline: bool = True) -> list[dict]:

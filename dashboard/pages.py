@@ -7,7 +7,6 @@ from datetime import date, timedelta
 from flask import Blueprint, abort, render_template, request
 
 from dashboard import intake, nights as night_data, state
-from dashboard.localtime import night_of
 from dashboard.services import services
 
 bp = Blueprint("pages", __name__)
@@ -18,7 +17,6 @@ NAV = [("pages.today", "Today"), ("pages.history", "History"), ("pages.nights", 
        ("pages.settings", "Settings"), ("pages.calibrate", "Calibrate"), ("pages.health", "Health")]
 VIEWS = {"day": ("Days", 30), "week": ("Weeks", 12), "month": ("Months", 12)}
 NIGHTS_PER_PAGE = 7
-EVENING_S = 8 * 3600.0
 
 
 @bp.get("/")
@@ -49,7 +47,7 @@ def nights():
     """Nights: one timeline per night; confirm, deny or add cramps."""
     svc = services()
     tz = svc.effective.tz
-    newest = night_of(svc.clock() - EVENING_S, tz)  # tonight shows from 20:00
+    newest = night_data.newest_night(svc.store, svc.clock(), tz)
     try:
         last = date.fromisoformat(request.args.get("last", "")) if request.args.get("last") else newest
     except ValueError:

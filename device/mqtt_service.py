@@ -44,6 +44,8 @@ STATE_KEYS = {
     "last_drink": "the last drink event ({id, t, ml}) or null",
     "last_night": "last night's summary ({sleep_h, wakes, cramps, ...}) or null",
     "reminder_active": "a drink or stretch reminder is showing",
+    "reminder": "the showing reminder ({id, kind, ...}) or null",
+    "doctor_flag": "cramps frequent enough to see a doctor ({raised, message, ...}; device.insights) or null",
     "health": "{overall, <component>: state, ...}",
 }
 PRUNE_EVERY_S = 3600.0

@@ -174,3 +174,14 @@ def test_simulate_history_command_fills_a_data_dir(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "device.cli", "simulate", "history", "--days", "0", "--out",
                           str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--days" in bad.stderr
+
+
+def test_tonight_shows_from_the_evening_or_once_it_has_a_sleep_period(store):
+    """At 15:30 the newest night is last night; a sleep period since noon (a nap, a demo's
+    ten-minute night) makes it tonight's, on the page and in the API."""
+    c = create_app(make_config(), store=store, clock=lambda: NOW).test_client()
+    assert c.get("/api/v1/nights?count=1").get_json()["nights"][0]["date"] == "2026-11-24"
+    nap = datetime(2026, 11, 25, 13, 0, tzinfo=TZ).timestamp()
+    _night(store, Sleep(start=nap, end=nap + 40 * 60))
+    assert c.get("/api/v1/nights?count=1").get_json()["nights"][0]["date"] == "2026-11-25"
+    assert "13:00" in c.get("/nights").get_data(as_text=True)

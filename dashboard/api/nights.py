@@ -22,14 +22,17 @@ MAX_AGE_S = 366 * 86400.0
 
 @bp.get("/nights")
 def nights():
-    """``count`` nights (default 14) up to the night of ``last`` (default: last night), newest first.
+    """``count`` nights (default 14) up to the night of ``last``, newest first.
+
+    ``last`` defaults to tonight from 20:00 (or once tonight has a sleep period), else
+    last night.
 
     ``doctor`` is the doctor flag up to last night (the Insights page's and the MQTT
     state's, whatever nights were asked for); ``doctor_note`` its message when raised.
     """
     svc = services()
     tz = svc.effective.tz
-    last = date_arg("last", night_of(svc.clock() - 8 * 3600.0, tz))  # tonight from 20:00
+    last = date_arg("last", night_data.newest_night(svc.store, svc.clock(), tz))
     count = int_arg("count", 14, 1, 62)
     rows = night_data.nights(svc.store, tz, last, count, timeline=False)
     doctor = night_data.doctor_flag(svc.store, svc.effective, svc.clock())
