@@ -14,7 +14,9 @@ the MQTT ``goal`` command sets too); the page reads and writes those there, so e
 part sees one goal at once.
 
 Some fields are shown but not editable here: paths (``*_file``, ``*_dir``, where a
-logged-in page could point the daemon at any file) and the dashboard's own binding.
+logged-in page could point the daemon at any file), the dashboard's own binding, and
+``LOCKED_KEYS``, which are used before the settings table can be read (the database's
+integrity check at start).
 Fields that look secret are not shown at all.
 """
 
@@ -37,6 +39,7 @@ OVERRIDES_KEY = "config.overrides"
 LIVE_KEYS = ("hydration.goal_ml",)
 LOCKED_SECTIONS = {"dashboard"}
 LOCKED_SUFFIXES = ("_file", "_dir")
+LOCKED_KEYS = {"storage.integrity_check"}  # runs before the database (and its overrides) is read
 SECRET_WORDS = ("password", "secret", "token")
 
 
@@ -49,7 +52,8 @@ class SettingsError(ValueError):
 
 
 def editable(section: str, name: str) -> bool:
-    return section not in LOCKED_SECTIONS and not name.endswith(LOCKED_SUFFIXES)
+    return (section not in LOCKED_SECTIONS and not name.endswith(LOCKED_SUFFIXES)
+            and f"{section}.{name}" not in LOCKED_KEYS)
 
 
 def secret(name: str, schema: dict) -> bool:

@@ -167,6 +167,8 @@ def test_settings_are_described_from_the_config_models(client):
     assert pin["schema"] == {"type": "integer", "minimum": 0, "maximum": 27} and pin["editable"]
     assert not any(f["editable"] for f in sections["dashboard"]["fields"])  # binding: file only
     assert not next(f for f in sections["device"]["fields"] if f["key"] == "data_dir")["editable"]
+    storage = {f["key"]: f["editable"] for f in sections["storage"]["fields"]}
+    assert storage["epoch_retention_days"] and not storage["integrity_check"]  # runs before overrides are read
     assert sections["bottle"]["status"]["state"] == "ok"  # health of the part, shown with its settings
 
 
@@ -188,6 +190,7 @@ def test_settings_change_is_validated_and_saved_durably(client, seeded):
     ({"garden": {"x": 1}}, "garden", "unknown section"),
     ({"dashboard": {"host": "0.0.0.0"}}, "dashboard.host", "configuration file"),
     ({"device": {"data_dir": "/"}}, "device.data_dir", "configuration file"),
+    ({"storage": {"integrity_check": "off"}}, "storage.integrity_check", "configuration file"),
     ({"device": {"timezone": "Mars/Olympus"}}, "device.timezone", "unknown time zone"),
     ({"bottle": 5}, "bottle", "object"),
     ({}, "settings", "send an object"),
