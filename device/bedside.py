@@ -3,7 +3,9 @@
 The press is stored as a :class:`device.events.CrampLog` at that moment. Whether it
 confirms a detected wake (a press during or just after the wake) or stands alone is
 decided when labels are read (:func:`device.labels.apply_labels`), because the wake
-itself is only reported when the night's sleep period ends.
+itself is only reported when the night's sleep period ends. A press the database
+refuses (a full disk) is kept in memory and written with the next press or the
+storage monitor's next round (device.pending_events).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from device.events import CrampLog
+from device.pending_events import PendingEvents
 from device.storage import Store
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ class BedsideButton:
         self._store = store
         self._clock = clock
         self._last: float | None = None
+        self.pending = PendingEvents("bedside_button")
         self.button = Button(pin, pull_up=True, bounce_time=DEBOUNCE_S, pin_factory=pin_factory)
         self.button.when_pressed = self._pressed
 
@@ -40,10 +44,16 @@ class BedsideButton:
             return
         self._last = now
         try:
-            self._store.add_event(CrampLog(t=now, confirmed=True, source="button"))
-            log.info("cramp logged by the bedside button")
-        except Exception:  # a full disk must not kill gpiozero's callback thread
+            if self.pending.store(self._store, [CrampLog(t=now, confirmed=True, source="button")]):
+                log.info("cramp logged by the bedside button")
+        except Exception:  # nothing may kill gpiozero's callback thread
             log.exception("could not store the bedside button press")
+
+    def retry(self) -> None:
+        """Write presses kept from a failed write, when due (the storage monitor calls this)."""
+        self.pending.store(self._store)
 
     def close(self) -> None:
         self.button.close()
+        self.pending.store(self._store, force=True)
+        self.pending.give_up()

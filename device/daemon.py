@@ -115,8 +115,16 @@ class Daemon:
         cfg = self.config.storage
         self.storage_monitor = StorageMonitor(
             self.store, self.health, min_free_mb=cfg.min_free_mb, retention_days=cfg.epoch_retention_days,
-            unwritten=lambda: sum(len(w.unwritten) for w in (self.bottle, self.bed) if w is not None))
+            unwritten=lambda: sum(len(p) for p in self._pending()), retry=self._retry_pending)
         self.storage_monitor.start()
+
+    def _pending(self) -> list:
+        """Every holder of events the store refused (device.pending_events)."""
+        return [part.pending for part in (self.bottle, self.bed, self.bedside) if part is not None]
+
+    def _retry_pending(self) -> None:
+        if self.bedside is not None:  # the sensor threads retry on their own
+            self.bedside.retry()
 
     def _stop_storage(self) -> None:
         if self.storage_monitor is not None:

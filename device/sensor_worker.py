@@ -8,21 +8,16 @@ Subclasses implement :meth:`SensorWorker._sample_until_stopped` and call
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
-import time
 from collections.abc import Callable, Sequence
 
 from device.errors import SensorError
 from device.health import Health
+from device.pending_events import PendingEvents
 
 log = logging.getLogger(__name__)
 
 BACKOFF_S = (0.5, 1, 2, 5, 10, 30)
-# Events that could not be committed (a full disk) wait here and are retried every
-# RETRY_S and with each new event; beyond MAX_UNWRITTEN the oldest are given up (logged).
-MAX_UNWRITTEN = 1000
-RETRY_S = 5.0
 
 
 class SensorWorker:
@@ -42,9 +37,15 @@ class SensorWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures = 0
-        self.unwritten: list = []  # detected events the store could not take yet
-        self.events_lost = 0  # given up beyond MAX_UNWRITTEN
-        self._next_retry = 0.0
+        self.pending = PendingEvents(name)  # detected events the store could not take yet
+
+    @property
+    def unwritten(self) -> list:
+        return self.pending.events
+
+    @property
+    def events_lost(self) -> int:
+        return self.pending.lost
 
     def start(self) -> None:
         self._health.set(self.name, "starting", f"opening the {self.name} sensor")
@@ -56,12 +57,9 @@ class SensorWorker:
         if self._thread is not None:
             self._thread.join(timeout)
         store = getattr(self, "_store", None)
-        if self.unwritten and store is not None:  # one last try; what still fails is named in the log
-            self._next_retry = 0.0
-            self._store_events(store, [])
-            if self.unwritten:
-                log.error("%s: stopping with %d events that could not be stored: %s", self.name,
-                          len(self.unwritten), [e.to_dict() for e in self.unwritten])
+        if self.pending.events and store is not None:  # one last try
+            self.pending.store(store, force=True)
+        self.pending.give_up()
 
     def _sample_until_stopped(self, driver) -> None:
         raise NotImplementedError
@@ -75,29 +73,9 @@ class SensorWorker:
         """Commit ``events`` (and any kept from a failed write); return the newly stored ones.
 
         A failed commit (the disk is full) keeps them in memory, bounded, and they are
-        retried with the next events or after RETRY_S. Ids make a retry idempotent.
+        retried with the next events or a few seconds later (device.pending_events).
         """
-        if not events and (not self.unwritten or time.monotonic() < self._next_retry):
-            return []
-        batch = self.unwritten + list(events)
-        try:
-            new = store.add_events(batch)
-        except sqlite3.Error as exc:
-            keep = batch[-MAX_UNWRITTEN:]
-            lost = len(batch) - len(keep)
-            if lost:
-                self.events_lost += lost
-                log.error("%s: %d unwritten events given up (more than %d waiting): %s",
-                          self.name, lost, MAX_UNWRITTEN, [e.id for e in batch[:lost]])
-            if not self.unwritten:
-                log.warning("%s: events kept in memory, the database refused them: %s", self.name, exc)
-            self.unwritten = keep
-            self._next_retry = time.monotonic() + RETRY_S
-            return []
-        if self.unwritten:
-            log.info("%s: %d events kept in memory are now stored", self.name, len(self.unwritten))
-            self.unwritten = []
-        return new
+        return self.pending.store(store, events)
 
     def _run(self) -> None:
         driver = None

@@ -46,13 +46,15 @@ class StorageMonitor:
     """Watches ``store`` for the daemon; ``check()`` is one round (the thread calls it)."""
 
     def __init__(self, store: Store, health: Health, *, min_free_mb: float, retention_days: int,
-                 unwritten: Callable[[], int] = lambda: 0, interval: float = INTERVAL_S,
+                 unwritten: Callable[[], int] = lambda: 0, retry: Callable[[], None] = lambda: None,
+                 interval: float = INTERVAL_S,
                  clock: Callable[[], float] = time.time):
         self.store = store
         self.health = health
         self.min_free_mb = min_free_mb
         self.retention_days = retention_days
         self._unwritten = unwritten
+        self._retry = retry
         self.interval = interval
         self._clock = clock
         self._next_retention = 0.0
@@ -82,7 +84,8 @@ class StorageMonitor:
                 return
 
     def check(self) -> None:
-        """Retention when due, then health from free space and the last write."""
+        """Retry kept events, retention when due, then health from free space and the last write."""
+        self._retry()
         if self.retention_days and self._clock() >= self._next_retention:
             self.apply_retention()
         self.update_health()

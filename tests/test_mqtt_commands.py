@@ -3,7 +3,6 @@ that must neither crash the MQTT thread nor change anything."""
 
 import json
 import sys
-import time
 
 import pytest
 

@@ -8,11 +8,12 @@ import sqlite3
 
 import pytest
 
-import device.sensor_worker as sensor_worker
+import device.pending_events as pending_events
 from device.events import Drink
 from device.health import Health
 from device.sensor_worker import SensorWorker
 from device.storage import Store
+from tests.conftest import wait_for
 
 
 @pytest.fixture
@@ -52,13 +53,41 @@ def test_unwritten_events_are_kept_and_written_with_the_next_ones(locked):
 
 def test_the_retry_list_is_bounded_and_what_falls_off_is_counted(locked, monkeypatch):
     store, release = locked
-    monkeypatch.setattr(sensor_worker, "MAX_UNWRITTEN", 5)
+    monkeypatch.setattr(pending_events, "MAX_KEPT", 5)
     worker = SensorWorker("bottle", lambda: None, Health())
     for i in range(8):
         worker._store_events(store, [drink(i)])
     assert len(worker.unwritten) == 5 and worker.events_lost == 3
     release()
     worker._store_events(store, [])
-    worker._next_retry = 0.0
+    worker.pending.next_retry = 0.0
     worker._store_events(store, [])
     assert [e["id"] for e in store.events()] == [drink(i).id for i in range(3, 8)]
+
+
+def test_a_bedside_press_the_database_refuses_is_kept_and_written_by_the_storage_round(locked):
+    from gpiozero.pins.mock import MockFactory
+
+    from device.bedside import BedsideButton
+    from device.storage_monitor import StorageMonitor
+
+    store, release = locked
+    factory = MockFactory()
+    clock = [1764060000.0]
+    button = BedsideButton(17, store, pin_factory=factory, clock=lambda: clock[0])
+    monitor = StorageMonitor(store, Health(), min_free_mb=0, retention_days=0,
+                             unwritten=lambda: len(button.pending), retry=button.retry)
+    try:
+        pin = factory.pin(17)
+        pin.drive_low()
+        pin.drive_high()
+        assert wait_for(lambda: len(button.pending) == 1, 5)
+        assert store.count_events() == 0
+        release()
+        button.pending.next_retry = 0.0  # due (RETRY_S after the failure)
+        monitor.check()
+        assert len(button.pending) == 0
+        assert [(e["type"], e["t"], e["source"]) for e in store.events()] == [("cramp", clock[0], "button")]
+    finally:
+        button.close()
+        factory.close()
