@@ -35,6 +35,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_daemon(proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    """SIGTERM a daemon started as a subprocess (if still running), then SIGKILL after ``timeout``."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.05):
     """Poll ``predicate`` until it returns something truthy (returned) or time runs out (None)."""
     deadline = time.monotonic() + timeout

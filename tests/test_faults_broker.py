@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import time
 import pytest
 
 from device.health_file import read_health
-from tests.conftest import wait_for
+from tests.conftest import stop_daemon, wait_for
 
 OUTAGE_S = 150.0  # "minutes": the simulated person drinks about every 30 s meanwhile
 DRINK_INTERVAL_S = 30  # the fastest drinker the simulator allows (config minimum)
@@ -145,13 +144,7 @@ def test_the_broker_down_for_minutes_loses_no_event(own_broker, listen, tmp_path
               f"delivered (checked at {delivered_s:.1f} s); "
               f"lost 0, duplicates {duplicates}; health states seen {sorted(set(seen_during))}")
     finally:
-        if daemon.poll() is None:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(30)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait()
+        stop_daemon(daemon)
         log.close()
     assert daemon.returncode == 0, (tmp_path / "daemon.log").read_text()[-3000:]
     assert "Traceback" not in (tmp_path / "daemon.log").read_text(), (tmp_path / "daemon.log").read_text()[-3000:]

@@ -24,7 +24,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -33,7 +32,7 @@ import time
 import pytest
 
 from device.health_file import read_health
-from tests.conftest import wait_for
+from tests.conftest import stop_daemon, wait_for
 
 DEVICE = "clockjump"
 BASE = f"crampwatch/{DEVICE}"
@@ -96,7 +95,6 @@ def report():
             out.flush()
 
 threading.Thread(target=report, daemon=True).start()
-import signal
 signal.signal(signal.SIGTERM, lambda *a: daemon.stop_event.set())
 daemon.wait()
 daemon.stop()
@@ -233,13 +231,7 @@ def test_wall_clock_steps_forward_and_back_lose_nothing_and_replan_reminders(lib
         published = lambda: {json.loads(m.payload)["id"] for m in watch.on(f"{BASE}/event/+")}  # noqa: E731
         assert wait_for(lambda: published() >= running_ids, 15), sorted(running_ids - published())
     finally:
-        if daemon.poll() is None:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(30)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait()
+        stop_daemon(daemon)
         log.close()
     text = log_path.read_text()
     assert daemon.returncode == 0, text[-3000:]
