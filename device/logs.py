@@ -11,13 +11,15 @@ import os
 import re
 import sys
 
-_SECRET = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|authorization)(\W{1,3})(\S+)")
+_SECRET = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key)(\W{1,3})(\S+)")
+_AUTHORIZATION = re.compile(r"(?i)(authorization)(\W{1,3})(?:(?:basic|bearer|digest)\s+)?(\S+)")
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
 
 def redact(text: str) -> str:
     """Replace anything that looks like a secret's value with ``***``."""
-    return _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    hide = lambda m: f"{m.group(1)}{m.group(2)}***"  # noqa: E731
+    return _AUTHORIZATION.sub(hide, _SECRET.sub(hide, text))
 
 
 class RedactingFormatter(logging.Formatter):
