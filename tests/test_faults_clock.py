@@ -95,6 +95,7 @@ def report():
             out.flush()
 
 threading.Thread(target=report, daemon=True).start()
+import signal
 signal.signal(signal.SIGTERM, lambda *a: daemon.stop_event.set())
 daemon.wait()
 daemon.stop()
