@@ -43,12 +43,10 @@ class BedWorker(SensorWorker):
 
     def __init__(self, open_driver: Callable[[], object], analyzer, store: Store, health: Health, *,
                  rate_hz: float, sensor_time: SensorTime | None = None, epoch_flush_s: float = 0.0):
-        super().__init__("bed", open_driver, health)
+        super().__init__("bed", open_driver, store, health, sensor_time=sensor_time)
         self.analyzer = analyzer
-        self._store = store
         self.epoch_writer = EpochWriter(store, flush_s=epoch_flush_s)
         self._rate = rate_hz
-        self.time = sensor_time or SensorTime()
         self.latest: tuple[float, float, float, float] | None = None  # t, x, y, z
 
     def _sample_until_stopped(self, driver) -> None:
@@ -88,12 +86,11 @@ class BedWorker(SensorWorker):
     def _feed(self, t: np.ndarray, xyz: np.ndarray) -> None:
         events = self.analyzer.feed(t, xyz)
         epochs = self.analyzer.pop_epochs()
-        self.time.check()
-        shift = self.time.shift
+        stored = self._store_detected(events or [])  # notices a step of the wall clock
         if epochs:
+            shift = self.time.shift
             self.epoch_writer.add([replace(e, t=e.t + shift) for e in epochs] if shift else epochs)
-        events = [e.shifted(shift) for e in events or []]
-        for data in self._store_events(self._store, events):  # kept and retried if the disk is full
+        for data in stored:
             log.info("%s %s", data["type"], {k: v for k, v in data.items() if k not in ("id", "type")})
 
     def stop(self, timeout: float = 5.0) -> None:

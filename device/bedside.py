@@ -55,5 +55,4 @@ class BedsideButton:
 
     def close(self) -> None:
         self.button.close()
-        self.pending.store(self._store, force=True)
-        self.pending.give_up()
+        self.pending.close(self._store)

@@ -52,14 +52,12 @@ class BottleWorker(SensorWorker):
     def __init__(self, open_driver: Callable[[], object], detector, store: Store, health: Health, *,
                  calibration: Calibration, rate_hz: float, sensor_time: SensorTime | None = None,
                  on_reading: Callable[[Reading], None] | None = None):
-        super().__init__("bottle", open_driver, health)
+        super().__init__("bottle", open_driver, store, health, sensor_time=sensor_time)
         self.detector = detector
-        self._store = store
         self.calibration = calibration
         # About 3 s of recent readings, for tare: the median ignores a spike.
         self._recent: deque[float] = deque(maxlen=max(5, int(3 * rate_hz)))
         self._timeout = max(1.0, 5.0 / rate_hz)
-        self.time = sensor_time or SensorTime()
         self._on_reading = on_reading
         self.latest: Reading | None = None
 
@@ -120,8 +118,6 @@ class BottleWorker(SensorWorker):
 
     def _feed(self, ts: list[float], gs: list[float]) -> None:
         events = self.detector.feed(np.asarray(ts), np.asarray(gs))
-        self.time.check()
-        events = [e.shifted(self.time.shift) for e in events or []]
-        for data in self._store_events(self._store, events):  # kept and retried if the disk is full
+        for data in self._store_detected(events or []):
             log.info("%s %.0f mL", data["type"], data.get("ml", 0))
 

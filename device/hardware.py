@@ -79,9 +79,10 @@ class SimulatedBottle:
         from simulator.bottle_scenario import plan_day
         from simulator.hx711_chip import FakeHX711
 
-        if clock is None:  # the person lives on real time: a step of the wall clock does not move them
-            anchor = time.time() - time.monotonic()
-            clock = lambda: time.monotonic() + anchor  # noqa: E731
+        from device.sensor_time import SensorTime
+
+        # the person lives on real time: a step of the wall clock does not move them
+        clock = clock or SensorTime().now
         self._clock = clock
         self._rate = config.bottle.rate_hz
         self._load_g = 0.0

@@ -62,8 +62,10 @@ class PendingEvents:
                 self.events = []
             return new
 
-    def give_up(self) -> None:
-        """At stop: what still cannot be written is named in the log (nothing else can keep it)."""
+    def close(self, store) -> None:
+        """At stop: one last try; what still cannot be written is named in the log."""
+        if self.events:
+            self.store(store, force=True)
         if self.events:
             log.error("%s: stopping with %d events that could not be stored: %s", self.name,
                       len(self.events), [e.to_dict() for e in self.events])

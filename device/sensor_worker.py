@@ -1,5 +1,7 @@
 """What every sensor thread shares: open the driver, sample until stopped, and turn
-failures into health and a retry with backoff instead of an exit.
+failures into health and a retry with backoff instead of an exit; step-free sensor
+time (device.sensor_time) and committing what it detects on the wall clock, kept and
+retried when the store refuses it (device.pending_events).
 
 Subclasses implement :meth:`SensorWorker._sample_until_stopped` and call
 :meth:`SensorWorker._healthy` when a good sample arrives.
@@ -14,6 +16,7 @@ from collections.abc import Callable, Sequence
 from device.errors import SensorError
 from device.health import Health
 from device.pending_events import PendingEvents
+from device.sensor_time import SensorTime
 
 log = logging.getLogger(__name__)
 
@@ -30,22 +33,17 @@ class SensorWorker:
 
     reopen_on_error = True
 
-    def __init__(self, name: str, open_driver: Callable[[], object], health: Health):
+    def __init__(self, name: str, open_driver: Callable[[], object], store, health: Health, *,
+                 sensor_time: SensorTime | None = None):
         self.name = name
         self._open_driver = open_driver
+        self._store = store
         self._health = health
+        self.time = sensor_time or SensorTime()  # what samples are stamped with
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures = 0
         self.pending = PendingEvents(name)  # detected events the store could not take yet
-
-    @property
-    def unwritten(self) -> list:
-        return self.pending.events
-
-    @property
-    def events_lost(self) -> int:
-        return self.pending.lost
 
     def start(self) -> None:
         self._health.set(self.name, "starting", f"opening the {self.name} sensor")
@@ -56,10 +54,7 @@ class SensorWorker:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        store = getattr(self, "_store", None)
-        if self.pending.events and store is not None:  # one last try
-            self.pending.store(store, force=True)
-        self.pending.give_up()
+        self.pending.close(self._store)
 
     def _sample_until_stopped(self, driver) -> None:
         raise NotImplementedError
@@ -69,13 +64,15 @@ class SensorWorker:
         self._health.set(self.name, "ok", "reading")
         self._failures = 0
 
-    def _store_events(self, store, events: Sequence) -> list[dict]:
-        """Commit ``events`` (and any kept from a failed write); return the newly stored ones.
+    def _store_detected(self, events: Sequence) -> list[dict]:
+        """Commit ``events`` detected on sensor time, put on the wall clock as it is now (a
+        step noticed here), and any kept from a failed write; return the newly stored ones.
 
         A failed commit (the disk is full) keeps them in memory, bounded, and they are
         retried with the next events or a few seconds later (device.pending_events).
         """
-        return self.pending.store(store, events)
+        self.time.check()
+        return self.pending.store(self._store, [e.shifted(self.time.shift) for e in events])
 
     def _run(self) -> None:
         driver = None

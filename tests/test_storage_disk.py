@@ -57,7 +57,7 @@ def test_drinks_detected_on_a_full_disk_are_kept_and_stored_when_space_returns(s
         lift_and_return(hardware, FULL - 400.0)  # reports the second drink: nowhere to write it
         lift_and_return(hardware, FULL - 450.0)  # the third
         hardware.place(0.0)  # a lift: the fourth (50 mL) is measured at once
-        assert wait_for(lambda: len(bottle.unwritten) == 3, 20)
+        assert wait_for(lambda: len(bottle.pending.events) == 3, 20)
         assert len(drinks()) == 1
         assert wait_for(lambda: storage().state == "degraded" and "disk full" in storage().detail, 15)
         assert "kept in memory" in storage().detail
@@ -66,7 +66,7 @@ def test_drinks_detected_on_a_full_disk_are_kept_and_stored_when_space_returns(s
 
         (small_disk / "filler").unlink()  # space comes back
         assert wait_for(lambda: len(drinks()) == 4, 30)
-        assert bottle.unwritten == [] and bottle.events_lost == 0
+        assert bottle.pending.events == [] and bottle.pending.lost == 0
         assert wait_for(lambda: storage().state == "ok", 15)
         got = drinks()
         assert [round(d["ml"] / 50) * 50 for d in got] == [150, 100, 150, 50]

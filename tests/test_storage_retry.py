@@ -40,28 +40,28 @@ def drink(i: int) -> Drink:
 
 def test_unwritten_events_are_kept_and_written_with_the_next_ones(locked):
     store, release = locked
-    worker = SensorWorker("bottle", lambda: None, Health())
-    assert worker._store_events(store, [drink(0), drink(1)]) == []
-    assert [e.id for e in worker.unwritten] == [drink(0).id, drink(1).id]
-    assert worker._store_events(store, []) == []  # too soon to retry on its own
+    worker = SensorWorker("bottle", lambda: None, store, Health())
+    assert worker._store_detected([drink(0), drink(1)]) == []
+    assert [e.id for e in worker.pending.events] == [drink(0).id, drink(1).id]
+    assert worker._store_detected([]) == []  # too soon to retry on its own
     release()
-    new = worker._store_events(store, [drink(2)])
-    assert [d["id"] for d in new] == [drink(i).id for i in range(3)] and worker.unwritten == []
-    assert worker._store_events(store, [drink(2)]) == []  # a second detection is not a second drink
+    new = worker._store_detected([drink(2)])
+    assert [d["id"] for d in new] == [drink(i).id for i in range(3)] and worker.pending.events == []
+    assert worker._store_detected([drink(2)]) == []  # a second detection is not a second drink
     assert store.count_events() == 3
 
 
 def test_the_retry_list_is_bounded_and_what_falls_off_is_counted(locked, monkeypatch):
     store, release = locked
     monkeypatch.setattr(pending_events, "MAX_KEPT", 5)
-    worker = SensorWorker("bottle", lambda: None, Health())
+    worker = SensorWorker("bottle", lambda: None, store, Health())
     for i in range(8):
-        worker._store_events(store, [drink(i)])
-    assert len(worker.unwritten) == 5 and worker.events_lost == 3
+        worker._store_detected([drink(i)])
+    assert len(worker.pending.events) == 5 and worker.pending.lost == 3
     release()
-    worker._store_events(store, [])
+    worker._store_detected([])
     worker.pending.next_retry = 0.0
-    worker._store_events(store, [])
+    worker._store_detected([])
     assert [e["id"] for e in store.events()] == [drink(i).id for i in range(3, 8)]
 
 
