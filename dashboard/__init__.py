@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from flask import Flask, url_for
 
+from device.actions import Actions
 from device.config import Config
 from device.health import Health
 from device.storage import Store
@@ -22,7 +23,8 @@ SECRET_KEY_SETTING = "dashboard.secret_key"
 
 
 def create_app(config: Config | None = None, *, store: Store | None = None, health: Health | None = None,
-               scale=None, reminders=None, epochs=None, clock=time.time, test_config: dict | None = None) -> Flask:
+               scale=None, reminders=None, epochs=None, actions=None, clock=time.time,
+               test_config: dict | None = None) -> Flask:
     """Build the dashboard for a daemon's parts (see :mod:`dashboard.services`).
 
     ``test_config`` overrides Flask settings and these: ``PASSWORD_HASH`` (instead of
@@ -53,7 +55,9 @@ def create_app(config: Config | None = None, *, store: Store | None = None, heal
     app.config.update(test_config or {})
 
     svc = Services(config=config, store=store, health=health or Health(), scale=scale, reminders=reminders,
-                   epochs=epochs, clock=clock, version=package_version())
+                   actions=actions, epochs=epochs, clock=clock, version=package_version())
+    if actions is None:  # a dashboard on its own: the actions over the parts it was given
+        svc.actions = Actions(store, clock=lambda: svc.clock(), reminders=lambda: svc.reminders)
     svc.extras["settings"] = SettingsService(config, store)
     svc.extras["totals"] = Totals(store)
     svc.extras["wizard"] = CalibrationWizard(store, scale)

@@ -7,6 +7,8 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from device.actions import ActionRefused
+
 log = logging.getLogger(__name__)
 
 
@@ -40,6 +42,11 @@ def init_app(app: Flask) -> None:
         if not wants_json():
             return render_template("error.html", status=exc.status, message=exc.message), exc.status, exc.headers
         return jsonify(exc.body()), exc.status, exc.headers
+
+    @app.errorhandler(ActionRefused)
+    def action_refused(exc: ActionRefused):  # the action layer's refusal, with its status and field
+        fields = {exc.field: str(exc).split(": ", 1)[-1]} if exc.field else None
+        return api_error(ApiError(exc.status, str(exc), fields))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -126,9 +126,10 @@ def for_daemon(daemon) -> DashboardServer | None:
     scale = None
     worker = getattr(daemon, "bottle", None)
     if worker is not None:
-        scale = WorkerScale(worker, lambda: _worker_calibration(worker), lambda cal: _set_worker_calibration(worker, cal))
+        scale = WorkerScale(worker, lambda: worker.calibration,
+                            lambda cal: daemon.actions.calibrate(cal, source="dashboard"))
     app = create_app(config, store=daemon.store, health=health, scale=scale,
-                     reminders=getattr(daemon, "reminders", None),
+                     reminders=getattr(daemon, "reminders", None), actions=daemon.actions,
                      epochs=getattr(daemon, "epochs", None) or _store_epochs(daemon.store))
     server = DashboardServer(app, section.host, section.port)
     try:
@@ -139,24 +140,6 @@ def for_daemon(daemon) -> DashboardServer | None:
         return None
     health.set("dashboard", "ok", server.url)
     return server
-
-
-def _worker_calibration(worker):
-    """What the bottle worker converts with (its ``calibration``)."""
-    current = getattr(worker, "calibration", None)
-    if current is None:
-        return worker._calibration()  # an older BottleWorker kept a callable
-    return current() if callable(current) else current
-
-
-def _set_worker_calibration(worker, calibration) -> None:
-    """Make the bottle worker convert with ``calibration`` from its next reading."""
-    if hasattr(worker, "set_calibration"):
-        worker.set_calibration(calibration)
-    elif hasattr(worker, "calibration") and not callable(worker.calibration):
-        worker.calibration = calibration
-    else:
-        worker._calibration = lambda: calibration
 
 
 def _store_epochs(store):

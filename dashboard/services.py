@@ -39,6 +39,7 @@ class Services:
     health: Health
     scale: Any = None
     reminders: Any = None
+    actions: Any = None  # device.actions.Actions: every change a person makes goes through it
     epochs: Callable | None = None
     clock: Callable[[], float] = time.time
     version: str = "unknown"

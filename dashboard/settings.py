@@ -31,12 +31,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from device.actions import GOAL_SETTING
 from device.config import Config
 
 log = logging.getLogger(__name__)
 
 OVERRIDES_KEY = "config.overrides"
-LIVE_KEYS = ("hydration.goal_ml",)
+LIVE_KEYS = (GOAL_SETTING,)
 LOCKED_SECTIONS = {"dashboard"}
 LOCKED_SUFFIXES = ("_file", "_dir")
 LOCKED_KEYS = {"storage.integrity_check"}  # runs before the database (and its overrides) is read

@@ -97,6 +97,12 @@ class BottleWorker(SensorWorker):
         if ts:
             self._feed(ts, gs)
 
+    def set_calibration(self, calibration: Calibration) -> None:
+        """Convert with ``calibration`` from the next reading on; the detector takes its
+        empty bottle's weight at once (contents and events of the running worker)."""
+        self.calibration = calibration
+        self.detector.set_empty_bottle(calibration.empty_bottle_g)
+
     def tare(self) -> Calibration:
         """Make what the empty scale reads now its zero, and store the calibration.
 

@@ -5,6 +5,11 @@ here; anything else (wrong type, out of range, unknown key, more than 4 KiB, inv
 UTF-8, JSON nested too deep for Python) is refused with a :class:`CommandError`, which
 the dispatcher logs and ignores. Nothing here raises into the MQTT thread.
 
+What a command does is an action of :mod:`device.actions` (the same one the dashboard
+and the buttons call); :func:`action_handlers` maps each command to it. An action
+refused by its part (no active reminder, the bottle on the scale during a tare) is
+logged as one line and counted, like a refused payload.
+
 =========  ===========================================  ===============================
 command    payloads                                      means
 =========  ===========================================  ===============================
@@ -14,7 +19,7 @@ command    payloads                                      means
 ``tare``   empty, ``{}``                                 zero the empty scale
 ``goal``   ``2000``, ``{"ml": 2000}``                    daily intake goal, 250-10000 mL
 ``cramp``  empty, ``{}``                                 "I had a cramp" now
-           ``{"t": 1764120000.0}``                       ... at that time (past 7 days)
+           ``{"t": 1764120000.0}``                       ... at that time (past year)
            ``{"wake_id": "wake-1764120100000",           confirm (or deny, with false)
            "confirmed": true}``                          that a stored wake was a cramp
 =========  ===========================================  ===============================
@@ -33,24 +38,19 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from device.actions import (DEFAULT_SNOOZE_MIN, GOAL_RANGE_ML, SNOOZE_RANGE_MIN, WAKE_ID, ActionRefused, Actions,
+                            check_number)
 from device.errors import CrampwatchError
-from device.events import CrampLog
 
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 4096
-DEFAULT_SNOOZE_MIN = 15
-GOAL_RANGE_ML = (250, 10000)
-SNOOZE_RANGE_MIN = (1, 720)
-CRAMP_PAST_S = 7 * 86400
-_WAKE_ID = re.compile(r"^wake-\d{1,16}$")
+__all__ = ["DEFAULT_SNOOZE_MIN", "GOAL_RANGE_ML", "SNOOZE_RANGE_MIN"]  # re-exported for discovery
 
 
 class CommandError(CrampwatchError, ValueError):
@@ -133,21 +133,17 @@ def _fields(name: str, value: Any, allowed: set[str], bare: str | None = None) -
 
 
 def _number(name: str, key: str, value: Any, low: float, high: float, *, integer: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise CommandError(f"{name}: {key} must be a number (got {value!r:.40})")
-    if integer and value != int(value):
-        raise CommandError(f"{name}: {key} must be a whole number (got {value!r})")
-    if not low <= value <= high:
-        raise CommandError(f"{name}: {key} must be between {low:g} and {high:g} (got {value!r})")
-    return value
+    try:
+        return check_number(name, key, value, low, high, integer=integer)
+    except ActionRefused as exc:
+        raise CommandError(str(exc)) from None
 
 
-def parse_command(name: str, payload: bytes, *, now: float | None = None) -> Command:
+def parse_command(name: str, payload: bytes) -> Command:
     """Validate one command payload; return the command or raise CommandError."""
     if name not in COMMANDS:
         raise CommandError(f"unknown command {name[:40]!r}; known: {', '.join(COMMANDS)}")
     value = decode_payload(name, payload)
-    now = time.time() if now is None else now
     if name in ("ack", "tare"):
         _fields(name, value, set())
         return Ack() if name == "ack" else Tare()
@@ -167,7 +163,7 @@ def parse_command(name: str, payload: bytes, *, now: float | None = None) -> Com
         if "t" in f:
             raise CommandError("cramp: give either t or wake_id, not both")
         wake_id = f["wake_id"]
-        if not isinstance(wake_id, str) or not _WAKE_ID.match(wake_id):
+        if not isinstance(wake_id, str) or not WAKE_ID.match(wake_id):
             raise CommandError(f"cramp: wake_id must look like 'wake-1764120100000' (got {wake_id!r:.60})")
         confirmed = f.get("confirmed", True)
         if not isinstance(confirmed, bool):
@@ -176,7 +172,7 @@ def parse_command(name: str, payload: bytes, *, now: float | None = None) -> Com
     if "confirmed" in f:
         raise CommandError("cramp: confirmed needs a wake_id")
     if "t" in f:
-        return Cramp(t=float(_number(name, "t", f["t"], now - CRAMP_PAST_S, now + 60)))
+        return Cramp(t=float(_number(name, "t", f["t"], 0, 1e10)))  # its age: Actions.log_cramp
     return Cramp()
 
 
@@ -193,9 +189,10 @@ class CommandDispatcher:
     (True, False, [Goal(ml=1800.0)])
     """
 
-    def __init__(self, handlers: dict[str, Handler] | None = None, *, clock: Callable[[], float] = time.time):
+    def __init__(self, handlers: dict[str, Handler] | None = None, *,
+                 on_refused: Callable[[int], None] | None = None):
         self._handlers: dict[str, Handler] = {}
-        self._clock = clock
+        self._on_refused = on_refused
         self.refused = 0
         for name, handler in (handlers or {}).items():
             self.register(name, handler)
@@ -210,13 +207,18 @@ class CommandDispatcher:
     def names(self) -> list[str]:
         return sorted(self._handlers)
 
+    def _refuse(self, exc: Exception) -> None:
+        self.refused += 1
+        log.warning("MQTT command ignored: %s", exc)
+        if self._on_refused is not None:
+            self._on_refused(self.refused)
+
     def dispatch(self, name: str, payload: bytes) -> bool:
         """Parse and run one command; True if a handler ran without error."""
         try:
-            command = parse_command(name, payload, now=self._clock())
+            command = parse_command(name, payload)
         except CommandError as exc:
-            self.refused += 1
-            log.warning("MQTT command ignored: %s", exc)
+            self._refuse(exc)
             return False
         handler = self._handlers.get(name)
         if handler is None:
@@ -224,9 +226,8 @@ class CommandDispatcher:
             return False
         try:
             handler(command)
-        except CommandError as exc:
-            self.refused += 1
-            log.warning("MQTT command ignored: %s", exc)
+        except (CommandError, ActionRefused) as exc:
+            self._refuse(exc)
             return False
         except Exception:  # a broken handler must not stop the MQTT thread
             log.exception("MQTT command %r failed", name)
@@ -235,21 +236,19 @@ class CommandDispatcher:
         return True
 
 
-def cramp_handler(store, *, clock: Callable[[], float] = time.time, source: str = "mqtt") -> Handler:
-    """The default ``cramp`` handler: store a :class:`~device.events.CrampLog` event.
+def action_handlers(actions: Actions, source: str = "mqtt") -> dict[str, Handler]:
+    """Every command's handler: the action of :mod:`device.actions` it names."""
 
-    Confirming or denying names a wake that must be in the store.
-    """
-
-    def handle(command: Cramp) -> None:
+    def cramp(command: Cramp) -> None:
         if command.wake_id is not None:
-            start = int(command.wake_id.split("-", 1)[1]) / 1000
-            wakes = store.events(types=["wake"], since=start - 0.001, until=start + 0.001)
-            if not any(w["id"] == command.wake_id for w in wakes):
-                raise CommandError(f"cramp: no stored wake {command.wake_id!r}")
-            store.add_event(CrampLog(t=clock(), confirmed=command.confirmed,
-                                     wake_id=command.wake_id, source=source))
+            actions.label_wake(command.wake_id, command.confirmed, source=source)
         else:
-            store.add_event(CrampLog(t=clock() if command.t is None else command.t, source=source))
+            actions.log_cramp(command.t, source=source)
 
-    return handle
+    return {
+        "ack": lambda command: actions.ack(source=source),
+        "snooze": lambda command: actions.snooze(command.minutes, source=source),
+        "goal": lambda command: actions.set_goal(command.ml, source=source),
+        "tare": lambda command: actions.tare(source=source),
+        "cramp": cramp,
+    }

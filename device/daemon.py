@@ -47,10 +47,10 @@ class Daemon:
         self.dashboard = None
         self.mqtt = None
         self.health_writer = None
-        # What MQTT publishes as <base>/state and how it handles commands; the parts that
-        # own intake, reminders and the scale fill these in before start().
+        # What MQTT publishes as <base>/state.
         self.mqtt_state_provider: Callable[[], dict] | None = self.state
-        self.mqtt_handlers: dict[str, Callable] = {}
+        # Every change a person makes, from MQTT, the dashboard or a button (made with the store).
+        self.actions = None
         self._hardware = hardware
         self._stops: list[tuple[str, Callable[[], None]]] = []
         self.steps: list[tuple[str, Callable[[], None], Callable[[], None]]] = [
@@ -107,6 +107,11 @@ class Daemon:
         self.store = open_checked(data_dir if data_dir == ":memory:" else self.config.data_path,
                                   self.config.storage.integrity_check, self.health)
         self.health.set("storage", "ok", self.store.path)
+        from device.actions import Actions
+
+        # The parts are looked up when an action runs: a command that arrives before the
+        # reminders or the bottle started (or while they are off) is refused, never lost.
+        self.actions = Actions(self.store, reminders=lambda: self.reminders, bottle=lambda: self.bottle)
         # Settings saved on the dashboard override the file for every part started
         # after this (an override that no longer validates is ignored, with a warning).
         from dashboard.settings import SettingsService
@@ -136,7 +141,7 @@ class Daemon:
 
         # Off (health "off") without mqtt.host; with a broker that is down it starts anyway.
         self.mqtt = MqttService(self.config, self.store, self.health,
-                                state_provider=self.mqtt_state_provider, handlers=self.mqtt_handlers)
+                                state_provider=self.mqtt_state_provider, actions=self.actions)
         self.mqtt.start()
 
     def _stop_mqtt(self) -> None:
@@ -234,12 +239,6 @@ class Daemon:
             pin_factory=self.pin_factory() if wants_pins else None,
             bottle_present=lambda: self.bottle.detector.state.present if self.bottle is not None else None)
         self.store.subscribe(self.reminders.on_event)
-        self.mqtt_handlers.update({
-            "ack": lambda cmd: self.reminders.ack(source="mqtt"),
-            "snooze": lambda cmd: self.reminders.snooze(cmd.minutes, source="mqtt"),
-            "goal": lambda cmd: self.reminders.set_goal(cmd.ml),
-            "tare": lambda cmd: self.bottle.tare() if self.bottle is not None else None,
-        })
         self.reminders.start()
 
     def _stop_reminders(self) -> None:

@@ -17,7 +17,8 @@ confidence interval (Katz's log method, ``scipy.stats.contingency.relative_risk`
 a two-sided Fisher exact test (``scipy.stats.fisher_exact``). They describe
 associations in one person's nights, never causes, and are no diagnosis.
 
->>> from device.config import Config
+>>> from device.actions import goal_ml as live_goal
+from device.config import Config
 >>> from device.storage import Store
 >>> result = analyse(Store(":memory:"), Config(), now=1793602800.0)
 >>> result["enough"], result["needed"]
@@ -31,10 +32,10 @@ import math
 from datetime import date, timedelta
 from typing import Any
 
+from device.actions import goal_ml as live_goal
 from device.config import Config
 from device.labels import apply_labels
 
-GOAL_SETTING = "hydration.goal_ml"  # where the 'goal' command keeps the goal (scheduler.service)
 NOTE = ("These comparisons describe your own recorded nights. They show which nights had cramps more or less "
         "often, not what causes cramps, and they are not a diagnosis.")
 DOCTOR_TEXT = ("Frequent, severe or persistent cramps, or cramps that come with weakness, swelling or numbness, "
@@ -42,8 +43,8 @@ DOCTOR_TEXT = ("Frequent, severe or persistent cramps, or cramps that come with 
 
 
 def goal_ml(store, config: Config) -> float:
-    """The daily goal: the one set by the ``goal`` command, else the configured one."""
-    return float(store.get_setting(GOAL_SETTING, config.hydration.goal_ml))
+    """The daily goal: the one a person set (device.actions), else the configured one."""
+    return live_goal(store, config.hydration.goal_ml)
 
 
 # -- the per-night table ---------------------------------------------------------------------

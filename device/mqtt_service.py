@@ -26,7 +26,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from device.commands import CommandDispatcher, cramp_handler
+from device.actions import Actions
+from device.commands import CommandDispatcher, action_handlers
 from device.config import Config
 from device.discovery import discovery_message
 from device.mqtt_client import MqttClient, read_password
@@ -68,8 +69,10 @@ class MqttService:
     """The daemon's MQTT side; off (health ``off``) when ``mqtt.host`` is unset.
 
     ``state_provider()`` returns the state dict (see :data:`STATE_KEYS`); it is called
-    from the MQTT threads, so it must be thread-safe and quick. ``handlers`` maps command
-    names to ``handler(command)`` callables (see :mod:`device.commands`).
+    from the MQTT threads, so it must be thread-safe and quick. Every command runs its
+    action of ``actions`` (:class:`device.actions.Actions`; one over the store alone when
+    not given), which finds the running parts when the command arrives; ``handlers``
+    replaces some of them (tests).
 
     >>> from device.config import Config
     >>> from device.health import Health
@@ -80,8 +83,8 @@ class MqttService:
     """
 
     def __init__(self, config: Config, store, health, *, state_provider: Callable[[], dict] | None = None,
-                 handlers: dict[str, Callable[[Any], None]] | None = None, clock: Callable[[], float] = time.time,
-                 check_interval_s: float = 1.0):
+                 actions: Actions | None = None, handlers: dict[str, Callable[[Any], None]] | None = None,
+                 clock: Callable[[], float] = time.time, check_interval_s: float = 1.0):
         self.config = config
         self.settings = config.mqtt
         self.device_id = config.device.id
@@ -91,8 +94,9 @@ class MqttService:
         self._state_provider = state_provider
         self._clock = clock
         self._check_s = check_interval_s
-        self.dispatcher = CommandDispatcher({"cramp": cramp_handler(store, clock=clock), **(handlers or {})},
-                                            clock=clock)
+        self.actions = actions or Actions(store, clock=clock)
+        self.dispatcher = CommandDispatcher({**action_handlers(self.actions), **(handlers or {})},
+                                            on_refused=lambda n: health.measure("mqtt", commands_refused=n))
         self.client: MqttClient | None = None
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from device.actions import goal_ml
 from device.config import Config, OutputsSection
 from device.health import Health
 from device.reminder_events import NightSummary, Reminder, Stretched
@@ -46,7 +47,6 @@ from scheduler.state import ReminderRecord, ReminderStates
 
 log = logging.getLogger(__name__)
 
-GOAL_SETTING = "hydration.goal_ml"
 FIRST_RUN_SETTING = "reminders.first_run"  # when the service first looked at a day
 NIGHT_RECHECK_S = 600.0  # look for last night's sleep period this often until it is stored
 NIGHT_TYPES = ("sleep", "wake", "cramp", "stretched")
@@ -425,14 +425,8 @@ class ReminderService:
 
     @property
     def goal_ml(self) -> float:
-        """Today's goal: the one set by the ``goal`` command, else the configured one."""
-        return float(self._store.get_setting(GOAL_SETTING, self._h.goal_ml))
-
-    def set_goal(self, ml: float) -> None:
-        """Set the daily goal (the ``goal`` command); it outlives restarts."""
-        if not 250 <= ml <= 10000:
-            raise ValueError(f"goal must be between 250 and 10000 mL (got {ml!r})")
-        self._store.set_setting(GOAL_SETTING, float(ml))
+        """Today's goal: the one a person set (device.actions), else the configured one."""
+        return goal_ml(self._store, self._h.goal_ml)
 
     def status(self) -> dict[str, Any]:
         """For ``<base>/state`` and the dashboard: reminder, pace, last night, clock."""

@@ -24,7 +24,7 @@ the state machine that finds lifts, returns and their net change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -190,6 +190,11 @@ class BottleDetector:
         self._close_run(self._n)
         self._tracker.finish()
         return self._take()
+
+    def set_empty_bottle(self, grams: float | None) -> None:
+        """The empty bottle's weight from now on (a new calibration); None if unknown."""
+        self.params = replace(self.params, tare_g=grams)
+        self._tracker.p = self.params
 
     @property
     def state(self) -> BottleState:

@@ -68,7 +68,7 @@ def test_reminder_acknowledge_and_snooze(client, reminders):
     assert reminders.calls == [("snooze", 30), ("ack",)]
 
 
-@pytest.mark.parametrize("body,status", [({"minutes": 2}, 400), ({"minutes": "ten"}, 400), ({"minutes": 7.5}, 400),
+@pytest.mark.parametrize("body,status", [({"minutes": 0}, 400), ({"minutes": 721}, 400), ({"minutes": 1e400}, 400), ({"minutes": "ten"}, 400), ({"minutes": 7.5}, 400),
                                          ({"minutes": True}, 400), ({}, 400), (None, 415)])
 def test_snooze_bad_input(client, reminders, body, status):
     reminders.fire()

@@ -17,7 +17,7 @@ import pytest
 
 from dashboard import create_app
 from dashboard.scale import WorkerScale
-from dashboard.server import DashboardServer, _set_worker_calibration, _worker_calibration
+from dashboard.server import DashboardServer
 from device.calibrate import load_calibration
 from device.config import Config
 from device.daemon import Daemon
@@ -62,7 +62,7 @@ def site(tmp_path_factory):
     daemon = Daemon(config, simulate=True, hardware=hardware)
     daemon.start()
     worker = daemon.bottle
-    scale = WorkerScale(worker, lambda: _worker_calibration(worker), lambda c: _set_worker_calibration(worker, c))
+    scale = WorkerScale(worker, lambda: worker.calibration, lambda c: daemon.actions.calibrate(c, source="test"))
     reminders = FakeReminders(clock=time.time)
     app = create_app(config, store=daemon.store, health=daemon.health, scale=scale, reminders=reminders)
     server = DashboardServer(app, "127.0.0.1", 0)

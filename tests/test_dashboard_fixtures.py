@@ -43,15 +43,21 @@ class FakeReminders:
         with self._lock:
             return dict(self.current) if self.current and self.current["state"] == "active" else None
 
-    def ack(self):
+    def ack(self, source="api"):
         with self._lock:
+            if self.current is None:
+                return None
             self.calls.append(("ack",))
-            self.current = None
+            done, self.current = dict(self.current, state="acknowledged"), None
+            return done
 
-    def snooze(self, minutes):
+    def snooze(self, minutes, source="api"):
         with self._lock:
+            if self.current is None or self.current["state"] != "active":
+                return None
             self.calls.append(("snooze", minutes))
             self.current = dict(self.current, state="snoozed", snoozed_until=self._clock() + minutes * 60)
+            return dict(self.current)
 
 
 @dataclass

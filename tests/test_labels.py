@@ -47,10 +47,11 @@ def _burst_store():
 
 def test_a_burst_of_mqtt_cramp_commands_in_one_millisecond_loses_none():
     """Commands queued by the broker arrive together and are handled within a millisecond."""
-    from device.commands import Cramp, cramp_handler
+    from device.actions import Actions
+    from device.commands import Cramp, action_handlers
 
     store = _burst_store()
-    handle = cramp_handler(store, clock=lambda: 9000.0)  # the clock does not move between them
+    handle = action_handlers(Actions(store, clock=lambda: 9000.0))["cramp"]  # the clock does not move between them
     handle(Cramp(wake_id="wake-1000000", confirmed=False))  # not a cramp, after all
     handle(Cramp(wake_id="wake-5000000", confirmed=True))  # but this one was
     handle(Cramp())  # and one now

@@ -5,6 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from device.actions import ActionRefused, Actions
+
 from device.config import Config
 from device.events import CrampLog, Sleep, Wake
 from device.storage import Store
@@ -337,12 +339,14 @@ def test_on_its_first_afternoon_a_new_device_only_expects_the_pace_since_it_star
 def test_the_goal_command_changes_the_pace():
     config = make_config()
     sim = start_day(config)
-    sim.service.set_goal(1000)
+    actions = Actions(sim.store, clock=sim.clock)
+    actions.set_goal(1000)
     sim.run_until(at(config, DAY, "12:00"))
     assert story(sim)[0] == ("10:26", "hydration", "active")
     assert sim.service.status()["pace"]["goal_ml"] == 1000
-    with pytest.raises(ValueError):
-        sim.service.set_goal(100)
+    with pytest.raises(ActionRefused):
+        actions.set_goal(100)
+    assert sim.service.status()["pace"]["goal_ml"] == 1000
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])

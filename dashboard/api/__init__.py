@@ -6,6 +6,8 @@ names the field at fault. The OpenAPI 3 document is at ``/api/v1/openapi.json``.
 
 from __future__ import annotations
 
+import math
+
 from datetime import date
 
 from flask import Blueprint, request
@@ -62,6 +64,8 @@ def number(data: dict, name: str, *, lo: float | None = None, hi: float | None =
     value = data[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise bad_field(name, "must be a number")
+    if isinstance(value, float) and not math.isfinite(value):  # JSON's 1e400 parses as inf
+        raise bad_field(name, "must be a finite number")
     if integer and value != int(value):
         raise bad_field(name, "must be a whole number")
     if (lo is not None and value < lo) or (hi is not None and value > hi):

@@ -12,12 +12,9 @@ from dashboard.api import FIRST_DATE, LAST_DATE, boolean, bp, date_arg, int_arg,
 from dashboard.errors import ApiError, bad_field
 from dashboard.localtime import clock, night_of
 from dashboard.services import services
-from device.events import CrampLog
+from device.actions import ActionRefused
 
-WAKE_ID = re.compile(r"^wake-(\d{1,16})$")
 CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-FUTURE_SLACK_S = 300.0
-MAX_AGE_S = 366 * 86400.0
 
 
 @bp.get("/nights")
@@ -44,16 +41,9 @@ def label_wake(wake_id: str):
     """Confirm (``{"cramp": true}``) or deny (``false``) that a wake-up was a cramp."""
     svc = services()
     cramp = boolean(json_body(), "cramp")
-    match = WAKE_ID.match(wake_id)
-    wake = None
-    if match:
-        t = int(match.group(1)) / 1000.0
-        wake = next((e for e in svc.store.events(types=["wake"], since=t - 0.001, until=t + 0.001)
-                     if e["id"] == wake_id), None)
-    if wake is None:
-        raise ApiError(404, f"no wake-up {wake_id!r}", {"wake_id": "not found"})
-    event = CrampLog(t=round(svc.clock(), 3), confirmed=cramp, wake_id=wake_id, source="dashboard")
-    svc.store.add_event(event)
+    if svc.actions.find_wake(wake_id) is None:
+        raise ApiError(404, f"no wake-up {wake_id[:60]!r}", {"wake_id": "not found"})
+    event = svc.actions.label_wake(wake_id, cramp, source="dashboard")
     return jsonify({"id": event.id, "wake_id": wake_id, "cramp": cramp})
 
 
@@ -83,11 +73,10 @@ def add_cramp():
         day = night if when >= time(12) else night + timedelta(days=1)
         t = datetime.combine(day, when, tz).timestamp()
     field = "t" if "t" in data else "night"
-    if t > svc.clock() + FUTURE_SLACK_S:
-        raise bad_field(field, "is in the future")
-    if t < svc.clock() - MAX_AGE_S:
-        raise bad_field(field, "is more than a year ago")
-    event = CrampLog(t=t, confirmed=True, source="dashboard")
-    created = svc.store.add_event(event)
+    try:
+        event, created = svc.actions.log_cramp(t, source="dashboard")
+    except ActionRefused as exc:  # its age: named by the field the person gave
+        raise bad_field(field, str(exc).split(": t ", 1)[-1]) from None
+    t = event.t
     return jsonify({"id": event.id, "t": round(t, 3), "time": clock(t, tz), "night": night_of(t, tz).isoformat(),
                     "created": created}), 201 if created else 200

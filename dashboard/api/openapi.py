@@ -14,6 +14,7 @@ from flask import jsonify
 from dashboard.api import bp
 from dashboard.services import services
 from dashboard.settings import editable, secret
+from device.actions import SNOOZE_RANGE_MIN
 
 NUM = {"type": "number"}
 INT = {"type": "integer"}
@@ -155,8 +156,8 @@ def document() -> dict:
         "/reminder/ack": {"post": _op("Acknowledge the active reminder", _json(_obj(["active"], active=REMINDER)),
                                       errors=(403, 409, 503))},
         "/reminder/snooze": {"post": _op("Snooze the active reminder", _json(_obj(["active"], active=REMINDER)),
-                                         body=_obj(["minutes"], minutes={"type": "integer", "minimum": 5,
-                                                                         "maximum": 240}),
+                                         body=_obj(["minutes"], minutes={"type": "integer", "minimum": SNOOZE_RANGE_MIN[0],
+                                                                         "maximum": SNOOZE_RANGE_MIN[1]}),
                                          errors=CHANGE + (409, 503))},
         "/settings": {"get": _op("Every setting with its schema and value", _json(SETTINGS)),
                       "patch": _op("Change settings (validated like the config file)", _json(SETTINGS),

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
-
 from flask import jsonify
 
 from dashboard import state
-from dashboard.api import bp, json_body, number
-from dashboard.errors import ApiError
+from dashboard.api import bp, json_body
+from dashboard.errors import bad_field
 from dashboard.services import services
-
-SNOOZE_MINUTES = (5, 240)
-
-
-def _with_source(method, *args):
-    """Call ``method``, telling it the dashboard asked when it takes a ``source``."""
-    try:
-        takes_source = "source" in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        takes_source = False
-    return method(*args, source="dashboard") if takes_source else method(*args)
-
-
-def _service():
-    svc = services()
-    if svc.reminders is None:
-        raise ApiError(503, "reminders are not running on this device")
-    return svc
 
 
 @bp.get("/reminder")
@@ -39,19 +19,17 @@ def reminder():
 @bp.post("/reminder/ack")
 def acknowledge():
     """Acknowledge the active reminder (a stretching prompt counts as stretched)."""
-    svc = _service()
-    if state.reminder(svc) is None:
-        raise ApiError(409, "no reminder is active")
-    _with_source(svc.reminders.ack)
+    svc = services()
+    svc.actions.ack(source="dashboard")
     return jsonify({"active": state.reminder(svc)})
 
 
 @bp.post("/reminder/snooze")
 def snooze():
-    """Snooze the active reminder for ``minutes`` (5-240)."""
-    svc = _service()
-    minutes = number(json_body(), "minutes", lo=SNOOZE_MINUTES[0], hi=SNOOZE_MINUTES[1], integer=True)
-    if state.reminder(svc) is None:
-        raise ApiError(409, "no reminder is active")
-    _with_source(svc.reminders.snooze, int(minutes))
+    """Snooze the active reminder for ``minutes`` (1-720; the action's limits)."""
+    svc = services()
+    body = json_body()
+    if body.get("minutes") is None:
+        raise bad_field("minutes", "is required (a whole number of minutes)")
+    svc.actions.snooze(body["minutes"], source="dashboard")
     return jsonify({"active": state.reminder(svc)})

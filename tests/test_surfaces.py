@@ -1,0 +1,282 @@
+"""The surfaces matrix (issue 14): every action from every surface that offers it, in the
+real daemon, seen on every surface that shows it.
+
+The daemon runs as a user starts it (``python -m device.cli run --simulate --config``),
+with a real Mosquitto and its dashboard on a loopback port. Each action is triggered
+from MQTT (``<base>/cmd/<name>``) and from the dashboard's JSON API, and its effect is
+asserted in the MQTT state and events, the dashboard API and the stored rows. A failure
+names the action and the surface. (The GPIO buttons live on simulated pins inside the
+daemon's process, out of reach of a test outside it; they call the same actions and are
+tested in process: tests/test_reminder_outputs.py, tests/test_demo.py.)
+
+This is the test that would have caught the dead ``goal``, ``ack``, ``snooze`` and
+``tare`` commands: the daemon registered their handlers after MQTT had copied its table.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+
+import pytest
+
+from device.health_file import read_health
+from device.storage import Store
+from tests.conftest import free_port, stop_daemon, wait_for
+
+LOCAL_HOUR = 13  # the test's local time of day: inside the drinking window, far from the day's edges
+
+
+def local_zone() -> str:
+    """An Etc/GMT zone in which it is about 13:00 now, whenever the test runs."""
+    offset = (LOCAL_HOUR - datetime.now(timezone.utc).hour + 12) % 24 - 12
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
+class Dashboard:
+    """The dashboard as a browser sees it: a session cookie and the page's CSRF token."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self._csrf: str | None = None
+
+    def _open(self, request, timeout=10.0):
+        try:
+            with self.opener.open(request, timeout=timeout) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def get(self, path: str) -> dict:
+        status, body = self._open(self.url + path)
+        assert status == 200, (path, status, body[:300])
+        return json.loads(body)
+
+    def csrf(self) -> str:
+        if self._csrf is None:
+            _, page = self._open(self.url + "/")
+            self._csrf = re.search(rb'name="csrf-token" content="([^"]+)"', page).group(1).decode()
+        return self._csrf
+
+    def send(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        data = json.dumps(body if body is not None else {}).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers={
+            "Content-Type": "application/json", "X-CSRF-Token": self.csrf(), "Origin": self.url})
+        status, raw = self._open(request)
+        return status, json.loads(raw) if raw else {}
+
+
+class RunningDaemon:
+    """One ``crampwatch run --simulate`` with its broker listener, dashboard and database."""
+
+    def __init__(self, tmp_path, broker, listen, name: str, *, bottle: bool = False, drink_interval_s: int = 3600):
+        self.device = name
+        self.base = f"crampwatch/{name}"
+        self.data = tmp_path / name
+        self.db = self.data / "crampwatch.sqlite3"
+        self.log_path = tmp_path / f"{name}.log"
+        port = free_port()
+        zone = local_zone()
+        config = tmp_path / f"{name}.toml"
+        config.write_text(
+            f'[device]\nid = "{name}"\ndata_dir = "{self.data}"\ntimezone = "{zone}"\n'
+            f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nreconnect_max_s = 1\nstate_refresh_s = 5\n'
+            f'[dashboard]\nport = {port}\n'
+            f'[bottle]\nenabled = {str(bottle).lower()}\n[bed]\nenabled = false\n'
+            # a day far behind a big goal: a hydration reminder is due at once
+            '[hydration]\ngoal_ml = 10000\nwake_time = "08:00"\nbedtime = "23:00"\nbehind_ml = 50\n'
+            'idle_min = 10\nquiet_hours = []\n[stretch]\nenabled = false\n'
+            f'[simulator]\ndrink_interval_s = {drink_interval_s}\n[logging]\nlevel = "INFO"\n')
+        # The daemon has been watching since hours ago (a fresh install is not nagged at once).
+        self.data.mkdir()
+        with Store(self.db) as store:
+            store.set_setting("reminders.first_run", time.time() - 5 * 3600)
+        self.watch = listen(broker, [f"{self.base}/#"])
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "device.cli", "run", "--simulate", "--config", str(config)],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.dash = Dashboard(f"http://127.0.0.1:{port}")
+        self.pub = listen(broker, []).client
+
+    def ready(self) -> None:
+        up = lambda: ((read_health(self.data / "health.json") or {}).get("parts") or {})  # noqa: E731
+        assert wait_for(lambda: up().get("mqtt", {}).get("state") == "ok"
+                        and up().get("dashboard", {}).get("state") == "ok", 40), (up(), self.log_text()[-2000:])
+        assert self.watch.wait(f"{self.base}/state", timeout=10)
+
+    def command(self, name: str, payload) -> None:
+        raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.pub.publish(f"{self.base}/cmd/{name}", raw, qos=1).wait_for_publish(5)
+
+    def state(self) -> dict:
+        return json.loads(self.watch.payloads(f"{self.base}/state")[-1])
+
+    def reminder_topic(self) -> str | None:
+        payloads = self.watch.payloads(f"{self.base}/reminder")
+        return payloads[-1] if payloads else None
+
+    def events(self, kind: str) -> list[dict]:
+        return self.watch.json(f"{self.base}/event/{kind}")
+
+    def stored(self, kind: str) -> list[dict]:
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT payload FROM events WHERE type = ? ORDER BY t", (kind,)).fetchall()
+        finally:
+            conn.close()
+        return [json.loads(r[0]) for r in rows]
+
+    def setting(self, key: str):
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        finally:
+            conn.close()
+        return None if row is None else json.loads(row[0])
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        stop_daemon(self.proc)
+        self.log.close()
+
+
+@pytest.fixture
+def run_daemon(broker, listen, tmp_path):
+    started: list[RunningDaemon] = []
+
+    def start(name: str, **kwargs) -> RunningDaemon:
+        d = RunningDaemon(tmp_path, broker, listen, name, **kwargs)
+        started.append(d)
+        d.ready()
+        return d
+
+    yield start
+    for d in started:
+        d.stop()
+    for d in started:
+        text = d.log_path.read_text()
+        assert d.proc.returncode == 0, f"{d.device}: exit {d.proc.returncode}\n{text[-3000:]}"
+        assert "Traceback" not in text, f"{d.device}: a traceback in the log\n{text[-3000:]}"
+
+
+def expect(what: str, predicate, timeout: float = 10.0):
+    """Wait for ``predicate``; fail naming the action and the surface."""
+    value = wait_for(predicate, timeout)
+    assert value, f"{what}: not seen within {timeout:g} s"
+    return value
+
+
+def active_reminder(d: RunningDaemon) -> dict:
+    return expect(f"{d.device}: a hydration reminder before the test", lambda: d.dash.get("/api/v1/reminder")["active"],
+                  timeout=75)  # the reminder service ticks once a minute
+
+
+def _stored_change(d: RunningDaemon, state: str, source: str):
+    return [e for e in d.stored("reminder") if e["state"] == state and e.get("source") == source]
+
+
+def _published_change(d: RunningDaemon, state: str, source: str):
+    return [e for e in d.events("reminder") if e["state"] == state and e.get("source") == source]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("snooze_from, ack_from", [("mqtt", "dashboard"), ("dashboard", "mqtt")])
+def test_snooze_and_ack_from_each_surface(run_daemon, snooze_from, ack_from):
+    d = run_daemon(f"rem-{snooze_from}")
+    reminder = active_reminder(d)
+    assert reminder["kind"] == "hydration"
+    expect("reminder on MQTT <base>/reminder", lambda: d.reminder_topic() and json.loads(d.reminder_topic()))
+
+    # -- snooze ----------------------------------------------------------------------------
+    if snooze_from == "mqtt":
+        d.command("snooze", {"minutes": 30})
+    else:
+        status, body = d.dash.send("POST", "/api/v1/reminder/snooze", {"minutes": 30})
+        assert status == 200, f"snooze from the dashboard: {status} {body}"
+    what = f"snooze from {snooze_from}"
+    expect(f"{what}, seen in the stored rows", lambda: _stored_change(d, "snoozed", snooze_from))
+    expect(f"{what}, seen on MQTT event/reminder", lambda: _published_change(d, "snoozed", snooze_from))
+    expect(f"{what}, seen on the dashboard API", lambda: d.dash.get("/api/v1/reminder")["active"] is None)
+    expect(f"{what}, seen on MQTT <base>/reminder (cleared)", lambda: d.reminder_topic() == "")
+    expect(f"{what}, seen in the MQTT state (reminder)", lambda: d.state().get("reminder") is None)
+    snoozed = _stored_change(d, "snoozed", snooze_from)[-1]
+    assert 29 * 60 <= snoozed["snoozed_until"] - snoozed["t"] <= 30 * 60 + 1, snoozed
+
+    # -- acknowledge (the latest snoozed reminder) -----------------------------------------
+    if ack_from == "mqtt":
+        d.command("ack", b"")
+    else:
+        status, body = d.dash.send("POST", "/api/v1/reminder/ack")
+        assert status == 200, f"ack from the dashboard: {status} {body}"
+    what = f"ack from {ack_from}"
+    expect(f"{what}, seen in the stored rows", lambda: _stored_change(d, "acknowledged", ack_from))
+    expect(f"{what}, seen on MQTT event/reminder", lambda: _published_change(d, "acknowledged", ack_from))
+    assert len(_stored_change(d, "acknowledged", ack_from)) == 1, "stored twice"
+
+    # nothing is left to acknowledge: a second ack is refused, on each surface in its way
+    status, body = d.dash.send("POST", "/api/v1/reminder/ack")
+    assert status == 409 and "no reminder" in body["error"], (status, body)
+    d.command("ack", b"")
+    expect("a refused MQTT ack, logged as one line", lambda: "MQTT command ignored: ack: no reminder is active"
+           in d.log_text())
+    expect("a refused MQTT command, counted in health", lambda: d.state()["health"] and _refused(d) >= 1)
+
+
+def _refused(d: RunningDaemon) -> int:
+    parts = (read_health(d.data / "health.json") or {}).get("parts") or {}
+    return int(parts.get("mqtt", {}).get("commands_refused") or 0)
+
+
+@pytest.mark.slow
+def test_goal_cramp_and_tare_from_each_surface(run_daemon):
+    d = run_daemon("acts", bottle=True, drink_interval_s=30)
+
+    # -- the daily goal ---------------------------------------------------------------------
+    d.command("goal", {"ml": 2345})
+    expect("goal from mqtt, seen in the MQTT state", lambda: d.state().get("goal_ml") == 2345)
+    expect("goal from mqtt, seen on the dashboard API", lambda: d.dash.get("/api/v1/today")["goal_ml"] == 2345)
+    assert d.setting("hydration.goal_ml") == 2345, "goal from mqtt, stored"
+    status, body = d.dash.send("PATCH", "/api/v1/settings", {"hydration": {"goal_ml": 3100}})
+    assert status == 200, f"goal from the dashboard: {status} {body}"
+    expect("goal from the dashboard, seen in the MQTT state", lambda: d.state().get("goal_ml") == 3100)
+    expect("goal from the dashboard, seen on the dashboard API", lambda: d.dash.get("/api/v1/today")["goal_ml"] == 3100)
+    assert d.setting("hydration.goal_ml") == 3100, "goal from the dashboard, stored"
+    d.command("goal", {"ml": 20})  # refused, changes nothing
+    expect("a refused goal, logged", lambda: "goal: ml must be between 250 and 10000" in d.log_text())
+    assert d.state().get("goal_ml") == 3100
+
+    # -- "I had a cramp" ----------------------------------------------------------------------
+    d.command("cramp", b"")
+    expect("cramp from mqtt, stored", lambda: [e for e in d.stored("cramp") if e["source"] == "mqtt"])
+    expect("cramp from mqtt, seen on MQTT event/cramp", lambda: [e for e in d.events("cramp") if e["source"] == "mqtt"])
+    t = round(time.time() - 3600, 3)
+    status, body = d.dash.send("POST", "/api/v1/cramps", {"t": t})
+    assert status == 201, f"cramp from the dashboard: {status} {body}"
+    expect("cramp from the dashboard, stored", lambda: [e for e in d.stored("cramp") if e["source"] == "dashboard"])
+    expect("cramp from the dashboard, seen on MQTT event/cramp",
+           lambda: [e for e in d.events("cramp") if e["source"] == "dashboard" and e["t"] == t])
+    status, _ = d.dash.send("POST", "/api/v1/cramps", {"t": t})  # the same entry again
+    assert status == 200 and len([e for e in d.stored("cramp") if e["source"] == "dashboard"]) == 1, "stored twice"
+
+    # -- tare: refused while the simulated bottle stands on the scale -------------------------
+    expect("the simulated bottle on the scale", lambda: d.state().get("bottle_present") is True, timeout=60)
+    d.command("tare", b"")
+    expect("tare from mqtt with the bottle on the scale, refused in one line",
+           lambda: "MQTT command ignored: tare: take the bottle off the scale before taring" in d.log_text())
+
+    # -- a drink: from the HX711's pins to the store, MQTT and the dashboard ------------------
+    drink = expect("a simulated drink, stored", lambda: d.stored("drink"), timeout=120)[0]
+    expect("the drink on MQTT event/drink", lambda: [e for e in d.events("drink") if e["id"] == drink["id"]])
+    expect("the drink on the dashboard's today", lambda: d.dash.get("/api/v1/today")["intake_ml"] >= drink["ml"] - 1)
