@@ -102,13 +102,20 @@ class Refill(Event):
 
 @dataclass(frozen=True)
 class Sleep(Event):
-    """A main sleep period, from falling asleep to the final awakening."""
+    """A main sleep period, from falling asleep to the final awakening.
+
+    ``evidence`` says what decided it: "breathing+movement", or "movement" alone when
+    breathing could not be measured (actigraphy-style; counts replays say "counts");
+    ``quality`` how clear the signal was (noise_mg, breathing, coverage).
+    """
 
     type: ClassVar[str] = "sleep"
     time_field: ClassVar[str] = "start"
     time_fields: ClassVar[tuple[str, ...]] = ("start", "end")
     start: float
     end: float
+    evidence: str | None = None
+    quality: dict | None = None
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def analyze_counts(t, counts, params: CountsParams = CountsParams(), *, epoch_s:
     events: list[Event] = []
     for i0, i1 in sleep_periods(tg, asleep, epoch, pp):
         start, end = float(tg[i0]), float(tg[i1 - 1] + epoch)
-        events.append(Sleep(start, end))
+        events.append(Sleep(start, end, evidence="counts"))
         for ep in wake_episodes(b_start, b_end, np.zeros(len(idx), bool), (start, end), pp_w):
             sel = idx[list(ep.bouts)]
             counts_in = np.nan_to_num(c[sel])
@@ -168,6 +168,14 @@ class BedParams:
     # over a few minutes (Welch spectrum of the still seconds' means).
     other_rate: float = 0.05
     other_moving_s: float = 120.0
+    # When breathing cannot be measured (weak coupling, a noisy sensor), occupancy comes
+    # from movement alone, as an actigraph's wear does: the bed is occupied from a
+    # movement to the next one up to occupied_gap_s later (asleep, people turn over or
+    # twitch every 10-40 min; an empty bed does not move for hours). Breathing decides
+    # in a stretch of such occupancy (a night) when at least breath_share of its still
+    # epochs show it; there an epoch without breathing is an empty bed.
+    occupied_gap_s: float = 9000.0
+    breath_share: float = 0.5
     features: FeatureParams = FeatureParams()
     # 6 min of asleep epochs, each 2 min from any movement: 10 min of stillness start
     # the sleep; 6 min of wake (the margins make a turnover 4.5-5 min) end it. A night
@@ -210,7 +218,10 @@ class BedParams:
 
         - no breathing is taken for a partner's (``other_rate`` 1.0: never): that needs a
           rate measured to 5 % over long still stretches, and a demo night's are 1-2 min
-          (demo nights have no partner).
+          (demo nights have no partner);
+        - occupancy by movement alone lasts 2 min after a movement (``occupied_gap_s``),
+          not 2.5 h: the bed is empty for only 2.5 min between two demo nights, and that
+          must not join them into one stretch whose breathing is judged as a whole.
 
         Movement detection, presence, bed exits and the cramp verdict are unchanged. The
         defaults (real nights, with their held-out accuracy) are not affected.
@@ -218,6 +229,7 @@ class BedParams:
         return cls(
             quiet_margin_s=0.0,
             other_rate=1.0,
+            occupied_gap_s=120.0,
             periods=PeriodParams(onset_s=60.0, end_wake_s=30.0, max_gap_s=300.0, split_wake_s=300.0,
                                  split_empty_s=60.0, min_sleep_s=240.0, settle_s=60.0, merge_wakes_s=0.0,
                                  join_s=95.0),
@@ -330,36 +342,44 @@ class NightAnalyzer:
                 float(w[a] * self.record_s), round(float(activity[k]), 4),
                 round(float(np.median(pres)), 2) if len(pres) else math.nan, int(moving[k])))
 
-    def _scores(self, ep: EpochFeatures, n: int):
-        """present, moving seconds and asleep for the first ``n`` epochs of the buffer."""
+    def _scores(self, ep: EpochFeatures, n: int, complete: bool = False):
+        """present, moving seconds, asleep, awake and breathing-evidence for the first
+        ``n`` epochs of the buffer."""
         p = self.params
         pres = ep.presence[:n]
         mov = ep.motion[:n] > p.features.move_ratio
         moving = mov.any(axis=1)
         has_data = ep.samples[:n] > 0
-        raw = has_data & ((pres >= p.presence_on) | ~np.isfinite(pres) | moving)
+        breathing = has_data & ((pres >= p.presence_on) | ~np.isfinite(pres) | moving)
+        # occupancy from movement alone, and where breathing is measurable enough to decide
+        occupied = occupied_by_movement(ep.t[:n], moving, self.epoch_s, p.occupied_gap_s, complete=complete)
+        near_m = _spread(moving, int(round(p.quiet_margin_s / self.epoch_s)))
+        still = occupied & has_data & ~near_m & np.isfinite(pres)
+        by_breath = np.ones(n, bool)
+        shows = still & (pres >= p.presence_on)
+        for a, b in zip(*runs(occupied)):  # one decision per stretch of occupancy: a night
+            seen = int(np.count_nonzero(still[a:b]))
+            if seen and np.count_nonzero(shows[a:b]) < p.breath_share * seen:
+                by_breath[a:b] = False
+        raw = np.where(by_breath, breathing, has_data & (occupied | moving))
         present = raw.copy()
         for d in range(1, p.presence_span + 1):
             present[d:] |= raw[:-d]
             present[:-d] |= raw[d:]
         present &= has_data
-        near = moving.copy()
-        for d in range(1, int(round(p.quiet_margin_s / self.epoch_s)) + 1):
-            near[d:] |= moving[:-d]
-            near[:-d] |= moving[d:]
-        asleep = present & ~near & has_data
+        asleep = present & ~near_m & has_data
         asleep[: self._origin] = False
         # missing data is neither asleep nor evidence of being awake or out of bed
         awake = (moving | ~present) & has_data
         present |= ~has_data
-        return present, mov, asleep, awake
+        return present, mov, asleep, awake, by_breath
 
     def _analyse(self, complete: bool) -> list[Event]:
         ep = self._ep
         n = len(ep) if complete else len(ep) - self.params.presence_span
         if n <= self._origin:
             return []
-        present, mov, asleep, awake = self._scores(ep, n)
+        present, mov, asleep, awake, by_breath = self._scores(ep, n, complete)
         events: list[Event] = []
         groups = period_groups(ep.t[:n], asleep, self.epoch_s, self.params.periods, complete=complete, awake=awake,
                                empty=~present)
@@ -368,7 +388,7 @@ class NightAnalyzer:
             if not g.final:
                 break
             if g.long_enough:
-                events += self._night(ep, g, asleep, present, mov)
+                events += self._night(ep, g, asleep, present, mov, by_breath)
             new_origin = g.i1
         if not groups or all(g.final for g in groups):
             # nothing pending: later periods start after the last epoch that is surely
@@ -388,12 +408,18 @@ class NightAnalyzer:
         self._origin = origin - keep_from
 
     # -- one night --------------------------------------------------------------------
-    def _night(self, ep: EpochFeatures, g, asleep, present, mov) -> list[Event]:
+    def _night(self, ep: EpochFeatures, g, asleep, present, mov, by_breath) -> list[Event]:
         p = self.params
         K, sub = self._k, p.features.sub_s
-        i0, i1, night_hz = self._own_sleep(ep, g, asleep)
+        # which evidence decides the night: breathing where it was measurable
+        slept = asleep[g.i0 : g.i1]
+        breathing = bool(slept.any() and by_breath[g.i0 : g.i1][slept].mean() >= 0.5)
+        evidence = "breathing+movement" if breathing else "movement"
+        # a partner's sleep at the edges is told by its breathing rate: only when it shows
+        i0, i1, night_hz = self._own_sleep(ep, g, asleep) if breathing else (g.i0, g.i1, math.nan)
         if i1 <= i0 or ep.t[i1 - 1] + self.epoch_s - ep.t[i0] < p.periods.min_sleep_s:
             return []
+        slept = asleep[i0:i1]
         # per-second series around the period: the quiet margin before it (kept in the
         # buffer) and the wake that ended it (seen before the period became final)
         back = p.quiet_margin_s + 2 * self.epoch_s
@@ -414,11 +440,13 @@ class NightAnalyzer:
         # ... and ends at the first movement of the final awakening
         after = np.flatnonzero((b_start >= t_last - 1e-9) & (b_start <= t_last + ahead))
         end = float(b_start[after[0]]) if len(after) else t_last
-        events: list[Event] = [Sleep(start, end)]
+        quality = _signal_quality(ep, i0, i1, slept)
+        events: list[Event] = [Sleep(start, end, evidence=evidence, quality=quality)]
         # absences inside the period are out-of-bed bouts, and so are the quiet gaps
         # that look like the sleeper's weight gone from a bed a partner still lies on
         absent = np.flatnonzero(~present[i0:i1]) + i0
-        gaps = self._exit_gaps(ep, b_start, b_end, start, end, night_hz)
+        # quiet time out of bed with a partner still on it shows only in the breathing
+        gaps = self._exit_gaps(ep, b_start, b_end, start, end, night_hz) if breathing else []
         o_start = np.r_[ep.t[absent], [a for a, _ in gaps]]
         o_end = np.r_[ep.t[absent] + self.epoch_s, [b for _, b in gaps]]
         starts = np.r_[b_start, o_start]
@@ -429,8 +457,13 @@ class NightAnalyzer:
         amp = ep.amp[lo:hi].ravel()
         jump = ep.jump[lo:hi].ravel()
         ring = ep.ring[lo:hi].ravel()
+        ref = _night_scale(amp, s, e, b_start, start, end)
         for w in wake_episodes(starts, ends, oob, (start, end), p.periods):
             feats = _wake_features(w, start, sec_t, amp, jump, ring, moving, starts, ends, oob)
+            feats["ref_mg"] = ref * 1000.0
+            feats["log_ring_rel"] = math.log10(max(feats["max_ring_mg"], 1.0) / max(ref * 1000.0, 1.0))
+            feats["log_peak_rel"] = math.log10(max(feats["peak_mg"], 1.0) / max(ref * 1000.0, 1.0))
+            feats["log_jump_rel"] = math.log10(max(feats["max_jump_mg"], 1.0) / max(ref * 1000.0, 1.0))
             v = cramp_verdict.judge(feats, p.model)
             events.append(NightWake(w.start, w.end, w.bed_exit, v.cramp, v.score, features=_rounded(v.features)))
         return events
@@ -513,6 +546,55 @@ class NightAnalyzer:
         return out
 
 
+def occupied_by_movement(t: np.ndarray, moving: np.ndarray, epoch_s: float, gap_s: float, *,
+                         complete: bool) -> np.ndarray:
+    """Epochs of an occupied bed by movement alone: from a moving epoch to the next one at
+    most ``gap_s`` later. The still epochs after the last movement stay occupied while
+    they are fewer than ``gap_s`` and more may come (``complete`` False): undecided yet.
+
+    >>> m = np.zeros(12, bool); m[[2, 5, 11]] = True
+    >>> occupied_by_movement(np.arange(12) * 30.0, m, 30.0, 120.0, complete=True).astype(int).tolist()
+    [0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1]
+    """
+    out = np.zeros(len(moving), bool)
+    idx = np.flatnonzero(moving)
+    if not len(idx):
+        return out
+    out[idx] = True
+    gaps = np.diff(t[idx])
+    for a, b, g in zip(idx[:-1].tolist(), idx[1:].tolist(), gaps.tolist()):
+        if g <= gap_s:
+            out[a:b] = True
+    last = int(idx[-1])
+    if not complete and t[-1] - t[last] < gap_s:
+        out[last:] = True
+    return out
+
+
+def _spread(mask: np.ndarray, k: int) -> np.ndarray:
+    """``mask`` widened by ``k`` elements on either side."""
+    out = mask.copy()
+    for d in range(1, k + 1):
+        out[d:] |= mask[:-d]
+        out[:-d] |= mask[d:]
+    return out
+
+
+def _signal_quality(ep: EpochFeatures, i0: int, i1: int, slept: np.ndarray) -> dict:
+    """How clear the night's signal was: the sensor's noise (mg rms per axis), the
+    median breathing presence of its sleep (about 1-2 is none, 5 and up clear), and the
+    share of its seconds that had samples."""
+    noise = ep.noise[i0:i1]
+    pres = ep.presence[i0:i1][slept]
+    pres = pres[np.isfinite(pres)]
+    have = np.isfinite(ep.motion[i0:i1])
+    return {
+        "noise_mg": round(float(np.sqrt(np.nanmedian(noise) / 3.0) * 1000.0), 2) if len(noise) else None,
+        "breathing": round(float(np.median(pres)), 2) if len(pres) else None,
+        "coverage": round(float(have.mean()), 4) if have.size else 0.0,
+    }
+
+
 def _breath_hz(means: np.ndarray, seg: int = 64) -> float:
     """Breathing rate (Hz) of still seconds' means ``(epochs, K, 3)``: the peak of their
     Welch spectrum (64 s Hann segments, detrended, axes summed) in 0.12-0.45 Hz,
@@ -545,6 +627,18 @@ def _merge(s: np.ndarray, e: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarr
     return starts, e[last]
 
 
+def _night_scale(amp, s, e, b_start, start: float, end: float) -> float:
+    """How strongly this bed feels a movement: the median peak swing (g) of the movement
+    bouts of the sleep period (mostly turnovers). Coupling differs tenfold between beds;
+    a wake's strength is judged against its own night's."""
+    inside = (b_start >= start) & (b_start < end)
+    if not len(s) or not inside.any():
+        return 0.0
+    a = np.nan_to_num(amp)
+    peaks = [float(a[i:j].max()) for i, j, keep in zip(s.tolist(), e.tolist(), inside.tolist()) if keep and j > i]
+    return float(np.median(peaks)) if peaks else 0.0
+
+
 def _wake_features(w, sleep_start, sec_t, amp, jump, ring, moving, starts, ends, oob) -> dict:
     """What layer 3 judges a wake by (see :mod:`sensors.cramp_verdict`)."""
     a = int(np.searchsorted(sec_t, w.start - 1e-9))
@@ -560,7 +654,11 @@ def _wake_features(w, sleep_start, sec_t, amp, jump, ring, moving, starts, ends,
     jump = float(jump_mg.max()) if len(jump_mg) else 0.0
     ring_mg = np.nan_to_num(ring[first]) * 1000.0
     max_ring = float(ring_mg.max()) if len(ring_mg) else 0.0
+    three = moving[slice(a, int(np.searchsorted(sec_t, w.start + 180.0)))]
+    ring3 = np.nan_to_num(ring[slice(a, int(np.searchsorted(sec_t, w.start + 180.0)))]) * 1000.0
     return {
+        "moving_3_min": float(three.mean()) if len(three) else 0.0,
+        "ring3_share": float(np.count_nonzero(ring3 > 0.1 * max(max_ring, 1e-9))) / max(1, len(ring3)),
         "moving_first_min": float(mv.mean()) if len(mv) else 0.0,
         "max_ring_mg": max_ring,
         "log_ring": math.log10(max(max_ring, 1.0) / 100.0),

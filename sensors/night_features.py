@@ -111,8 +111,8 @@ _FIELDS = ("t", "samples", "noise", "activity", "presence", "breath", "level", "
            "ring", "sub_mean")
 # columns of the per-second rows: n, sum xyz, sum of squared differences xyz, differences,
 # residual sums of squares xyz, lever (noise factor of the rss), amp, jump
-_N, _S1, _SD, _ND, _RSS, _LEV, _AMP, _JUMP, _WSS, _WDF = 0, 1, 4, 7, 8, 11, 12, 13, 14, 15
-_NCOL = 16
+_N, _S1, _SD, _ND, _RSS, _LEV, _AMP, _JUMP, _WSS, _WDF, _TK = 0, 1, 4, 7, 8, 11, 12, 13, 14, 15, 16
+_NCOL = 17
 
 
 class NightFeatures:
@@ -267,6 +267,7 @@ class NightFeatures:
         rows[:, _JUMP] = jump
         rows[:, _WSS] = np.add.reduceat(np.maximum(wss, 0.0), sstart)
         rows[:, _WDF] = np.add.reduceat(tn - 1.0, sstart)
+        rows[:, _TK] = S0
         self._sid.append(sids)
         self._rows.append(rows)
 
@@ -327,6 +328,14 @@ class NightFeatures:
             hf = g_dv.sum(axis=2) / noise[:, None]
             wvar = grid(st[:, _WSS] / np.where(st[:, _WDF] > 0, st[:, _WDF], np.nan))
             ring = np.sqrt(np.maximum(wvar - noise[:, None], 0.0))
+        # A second with few ticks (samples lost to I2C drop-outs) has a statistic with
+        # fewer degrees of freedom, which noise alone pushes over the threshold far more
+        # often: scale it so that the threshold stands for the same false-alarm rate
+        # (1e-5 a second, Wilson-Hilferty) whatever the ticks; whole seconds are unchanged.
+        dof = 3.0 * np.maximum(grid(st[:, _TK], 0.0) - 2.0, 1.0)
+        wh = 2.0 / (9.0 * dof)
+        chance = (1.0 - wh + 4.265 * np.sqrt(wh)) ** 3
+        motion = motion * (self.p.move_ratio / np.maximum(self.p.move_ratio, chance))
         amp = grid(st[:, _AMP])
         moving = motion > self.p.move_ratio
         activity = np.where(moving, amp, 0.0).sum(axis=1) * self.p.sub_s
@@ -365,9 +374,10 @@ class NightFeatures:
         presence ratio: about 1-2 on an empty bed, 5-1000 with someone breathing on it.
         """
         k = self.k
-        full = (g_n > 0).all(axis=1)
         out = np.full(len(noise), np.nan)
-        w = (still & full[:, None]).astype(float)
+        # seconds without samples (I2C drop-outs) are left out like moving ones: the
+        # line stands in for them, and the noise expected counts only the seconds used
+        w = (still & (g_n > 0)).astype(float)
         enough = w.sum(axis=1) >= k / 2
         if not enough.any():
             return out, out.copy()

@@ -72,6 +72,7 @@ import numpy as np
 from device.events import Sleep, Wake
 from device.traces import format_rows
 from simulator.night_actions import DAY, Move, Night, Person, Rules, make_person, plan_night as _plan_one
+from simulator.night_physics import Physics
 
 __all__ = ["NightPlan", "plan_night", "write_night", "fit_demo_night", "CHIPS", "Chip", "DEFAULT_START"]
 
@@ -107,7 +108,8 @@ def _chip(name: str) -> Chip:
 
 
 def plan_night(seed: int, *, start: float = DEFAULT_START, chip: str = "adxl345", partner: bool | None = None,
-               nights: int = 1, demo: bool = False, night_minutes: float | None = None) -> NightPlan:
+               nights: int = 1, demo: bool = False, night_minutes: float | None = None,
+               physics: Physics | None = None) -> NightPlan:
     """Plan ``nights`` nights of one sleeper from ``start``; deterministic per seed.
 
     ``partner`` None draws one for 40 % of seeds; demo mode has none. ``nights`` > 1
@@ -118,6 +120,10 @@ def plan_night(seed: int, *, start: float = DEFAULT_START, chip: str = "adxl345"
     :mod:`simulator.night_actions`); use ``start=time.time()`` for a live demo.
     ``chip`` is "adxl345" or "mpu6050" (case and dashes ignored).
 
+    ``physics`` (:mod:`simulator.night_physics`) replaces the bed's defaults (noise,
+    couplings, tilt, frame resonance, movement scale) and sets the chip and whether a
+    partner is there; the sleeper's habits and the night's story stay those of ``seed``.
+
     ``night_minutes`` (demo only) fits each demo night into that many minutes, the bed
     empty at its end for at least :data:`DEMO_EMPTY_S` (see :func:`fit_demo_night`):
     ``crampwatch demo`` uses it so that a whole night, from sleep onset to the summary,
@@ -127,9 +133,11 @@ def plan_night(seed: int, *, start: float = DEFAULT_START, chip: str = "adxl345"
         raise ValueError("nights must be at least 1")
     if night_minutes is not None and not demo:
         raise ValueError("night_minutes is for demo nights")
+    if physics is not None:
+        chip, partner = physics.chip, physics.partner
     person = make_person(random.Random(f"crampwatch.night.person.{seed}"), partner=partner, demo=demo)
     return NightPlan(person, seed, float(start), _chip(chip), nights,
-                     night_s=None if night_minutes is None else 60.0 * night_minutes)
+                     night_s=None if night_minutes is None else 60.0 * night_minutes, physics=physics)
 
 
 DEMO_ONSET_S = 105.0  # at most this much still sleep before the first wake (the cramp)
@@ -222,11 +230,21 @@ class _Body:
         tilt = _unit(r)
         tilt -= 0.8 * gravity * float(tilt @ gravity)  # mostly across gravity: the frame tilts
         self.occ = tilt / np.linalg.norm(tilt) * r.uniform(1.0, 8.0) * gain
+        self.posture_range = (0.5, 1.3)  # the breathing's coupling in a posture, times breath_mg
         self.state = _EMPTY  # breathing, heartbeat, tilt vectors (mg) of the current posture
+
+    def couple(self, physics: Physics) -> None:
+        """Take the coupling of ``physics`` (times this occupant's gain)."""
+        g = self.gain
+        self.breath_mg = physics.breath_mg * g
+        self.posture_range = physics.posture
+        self.breath_lim = (physics.breath_mg * g * physics.posture[0], physics.breath_mg * g * physics.posture[1])
+        self.heart_mg = self.breath_mg * physics.heart_ratio
+        self.occ = self.occ / np.linalg.norm(self.occ) * physics.occupant_mg * g
 
     def posture(self, r: random.Random) -> np.ndarray:
         lo, hi = self.breath_lim
-        b = _unit(r) * min(hi, max(lo, self.breath_mg * r.uniform(0.5, 1.3)))
+        b = _unit(r) * min(hi, max(lo, self.breath_mg * r.uniform(*self.posture_range)))
         h = _unit(r) * self.heart_mg * r.uniform(0.6, 1.4)
         d = self.occ * r.uniform(0.6, 1.4) + _unit(r) * float(np.linalg.norm(self.occ)) * r.uniform(0.0, 0.3)
         return tuple(float(v) for v in (*b, *h, *d))
@@ -278,8 +296,9 @@ class NightPlan:
     """
 
     def __init__(self, person: Person, seed: int, start: float, chip: Chip, nights: int = 1, *,
-                 night_s: float | None = None):
+                 night_s: float | None = None, physics: Physics | None = None):
         self.person, self.seed, self.start, self.chip = person, seed, start, chip
+        self.physics = physics  # None: the defaults of this module's docstring
         self.night_s = night_s  # demo: each night fitted to this many seconds (fit_demo_night)
         self.end = self.history_start = start
         self._nights: list[Night] = []
@@ -289,6 +308,8 @@ class NightPlan:
         axis = r.choices([2, 0, 1], [0.6, 0.2, 0.2])[0]
         others = [a for a in range(3) if a != axis]
         tilt, az = math.radians(r.uniform(0.0, 15.0)), r.uniform(0.0, _TWO_PI)
+        if physics is not None:
+            tilt = math.radians(physics.tilt_deg)
         g = np.zeros(3)
         g[axis] = math.cos(tilt) * (1.0 if r.random() < 0.7 else -1.0)
         g[others[0]], g[others[1]] = math.sin(tilt) * math.cos(az), math.sin(tilt) * math.sin(az)
@@ -304,6 +325,10 @@ class NightPlan:
         self._bodies = {"sleeper": _Body(r, 1.0, g)}
         if person.partner is not None:
             self._bodies["partner"] = _Body(r, person.partner.gain, g)
+        if physics is not None:
+            for body in self._bodies.values():
+                body.couple(physics)
+            self._noise_100 = np.array([1.0, 1.0, r.uniform(1.0, 1.3)]) * physics.noise_mg
         self._knots = {who: [array("d") for _ in range(_NCOL)] for who in self._bodies}
         self._rng = r
         for who in self._bodies:
@@ -413,7 +438,11 @@ class NightPlan:
                 self._knot(who, m.t_end, body.state, awake=is_awake(m.t_end))
                 t = m.t_end
             assert not present, "every night ends with the bed empty"
-        rows = [g for m in night.moves for g in _grains(m, r, self.gravity)]
+        frame_hz = None if self.physics is None else self.physics.frame_hz
+        rows = [g for m in night.moves for g in _grains(m, r, self.gravity, frame_hz)]
+        if self.physics is not None:
+            scale = self.physics.move_scale
+            rows = [(*g[:7], g[7] * scale, g[8] * scale, g[9] * scale) for g in rows]
         rows.sort(key=lambda g: g[0])
         if rows and self._grains[0]:
             assert rows[0][0] >= self._grains[0][-1]
@@ -429,7 +458,10 @@ class NightPlan:
         return self.chip.lsb_g
 
     def noise_mg(self, rate_hz: float) -> np.ndarray:
-        """White-noise rms per axis in mg at ``rate_hz`` (it grows with the bandwidth)."""
+        """White-noise rms per axis in mg at ``rate_hz`` (it grows with the bandwidth;
+        with :attr:`physics`, it is the drawn figure at any rate)."""
+        if self.physics is not None:
+            return self._noise_100
         if self.chip.name == "mpu6050":  # the digital low-pass stops at 44 Hz
             return self._noise_100 * math.sqrt(min(rate_hz, 100.0) / 100.0)
         return self._noise_100 * math.sqrt(rate_hz / 100.0)
@@ -562,14 +594,19 @@ class NightPlan:
         return out
 
 
-def _grains(m: Move, r: random.Random, gravity: np.ndarray) -> list[tuple]:
-    """The tapered sines that make up move ``m``: (t0, t1, attack, release, tau, f, phase, ax, ay, az)."""
+def _grains(m: Move, r: random.Random, gravity: np.ndarray, frame_hz: float | None = None) -> list[tuple]:
+    """The tapered sines that make up move ``m``: (t0, t1, attack, release, tau, f, phase, ax, ay, az).
+
+    ``frame_hz``: the frame's resonance (rings within 10 % of it), else 6-25 Hz.
+    """
     dur, amp, rise = m.t_end - m.t, m.mg, m.rise_s
     out = []
 
     def ring(t0: float, a: float, lo: float, hi: float) -> None:
         tau = r.uniform(0.05, 0.3)
         t1 = min(m.t_end, t0 + 6.0 * tau)
+        if frame_hz is not None:
+            lo, hi = 0.9 * frame_hz, 1.1 * frame_hz
         if t1 - t0 > 0.02:
             out.append((t0, t1, 0.005, min(0.05, 0.5 * (t1 - t0)), tau, r.uniform(lo, hi), 0.0, *(_unit(r) * a)))
 
