@@ -119,7 +119,10 @@ def _load(args, **overrides):
 def cmd_run(args) -> int:
     from device.daemon import run_daemon
 
+    from device.config import check_data_dir
+
     config = _load(args, **{"device.data_dir": args.data_dir})
+    check_data_dir(config)
     return run_daemon(config, simulate=args.simulate, duration=args.duration)
 
 
@@ -283,7 +286,10 @@ def cmd_check_config(args) -> int:
     if args.reference:
         print(reference_markdown())
         return 0
+    from device.config import check_data_dir
+
     config = _load(args)
+    check_data_dir(config)
     path = find_config(args.config)
     print(f"# effective configuration ({path or 'built-in defaults'})")
     print(effective_toml(config), end="")

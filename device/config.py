@@ -55,6 +55,47 @@ class DeviceSection(Section):
         return value
 
 
+VIRTUAL_FILESYSTEMS = ("/proc", "/sys", "/dev")
+
+
+def data_dir_problem(value: str) -> str | None:
+    """Why ``device.data_dir`` cannot hold the database, or None when it can (or may:
+    a directory still to be created under a writable one). Creates nothing.
+
+    >>> data_dir_problem(":memory:") is None
+    True
+    >>> print(data_dir_problem("/proc/crampwatch"))
+    /proc/crampwatch is on a virtual filesystem (/proc), which cannot hold a database
+    """
+    if value == ":memory:":
+        return None
+    path = os.path.abspath(os.path.expanduser(value))
+    for root in VIRTUAL_FILESYSTEMS:
+        if path == root or path.startswith(root + "/"):
+            return f"{path} is on a virtual filesystem ({root}), which cannot hold a database"
+    if os.path.isfile(path):
+        if path.endswith((".sqlite3", ".db")):  # data_dir may name the database file itself
+            return None if os.access(path, os.R_OK | os.W_OK) else f"{path} is not writable"
+        return f"{path} is a file, not a directory"
+    if os.path.isdir(path):
+        return None if os.access(path, os.W_OK | os.X_OK) else f"{path} is not writable"
+    parent = os.path.dirname(path)
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return f"{path} cannot be created: {parent} is a file, not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{path} cannot be created: {parent} is not writable"
+    return None
+
+
+def check_data_dir(config: "Config") -> None:
+    """Raise ConfigError naming ``device.data_dir`` when it cannot hold the database."""
+    problem = data_dir_problem(config.device.data_dir)
+    if problem is not None:
+        raise ConfigError(f"device.data_dir: {problem}", [f"device.data_dir: {problem}"])
+
+
 class BottleSection(Section):
     enabled: bool = Field(True, description="Read the bottle scale at all.")
     dout_pin: GPIO_PIN = Field(5, description="BCM GPIO number wired to the HX711 DOUT.")

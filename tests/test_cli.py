@@ -112,3 +112,18 @@ def test_replay_counts_bad_row_names_the_line(tmp_path):
 def test_simulate_bed_rejects_an_unsupported_rate(tmp_path):
     run = crampwatch("simulate", "bed", "--rate", "60", "--out", tmp_path)
     assert run.returncode == 2 and "25, 50 or 100" in run.stderr
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "proc", "a-file"])
+@pytest.mark.parametrize("command", [["check-config"], ["run", "--simulate", "--duration", "5"]])
+def test_a_data_dir_that_cannot_hold_the_database_is_one_line_naming_the_key(tmp_path, where, command):
+    (tmp_path / "plain").write_text("not a directory\n")
+    data_dir = {"under-a-file": tmp_path / "plain" / "data", "proc": "/proc/crampwatch",
+                "a-file": tmp_path / "plain"}[where]
+    path = tmp_path / "c.toml"
+    path.write_text(f'[device]\ndata_dir = "{data_dir}"\n[dashboard]\nenabled = false\n')
+    run = crampwatch(*command, "--config", path)
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "device.data_dir" in lines[0] and "Traceback" not in run.stderr, run.stderr
+    assert (tmp_path / "plain").read_text() == "not a directory\n"  # nothing written over
