@@ -106,7 +106,9 @@ class Sleep(Event):
 
     ``evidence`` says what decided it: "breathing+movement", or "movement" alone when
     breathing could not be measured (actigraphy-style; counts replays say "counts");
-    ``quality`` how clear the signal was (noise_mg, breathing, coverage).
+    ``quality`` how clear the signal was (noise_mg, breathing, coverage); ``rest`` the
+    time in bed around it, ``[start, end]``, where the sensor tells (counts: from the
+    evening's last activity to the morning's first).
     """
 
     type: ClassVar[str] = "sleep"
@@ -116,6 +118,7 @@ class Sleep(Event):
     end: float
     evidence: str | None = None
     quality: dict | None = None
+    rest: list | None = None
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,26 @@ class CountsParams:
     # Actiware's "medium" wake threshold, for Actiwatch counts. Other actigraphs count
     # on other scales: scale it with them (e.g. the mean count of an active epoch).
     threshold: float = 40.0
-    # Choi-style no-wear: this long of zero counts is missing data (None: never).
-    nonwear_s: float | None = 5400.0
+    # Choi-style no-wear: this long of zero counts is missing data (None: never). Not
+    # Choi's 90 min: a still sleeper's wrist gives zero counts for two hours and more
+    # (Actiware keeps such stretches in the REST interval); by day the main-period rule
+    # below keeps a watch lying still from being a night.
+    nonwear_s: float | None = 10800.0
+    # One main sleep period a day: of periods whose middles are closer than this, only
+    # the longest is kept (the others are naps, or a watch lying still by day). Nights
+    # are about 24 h apart and a nap is at most about 12 h from the night.
+    main_apart_s: float | None = 16 * 3600.0
+    # The rest begins after the evening's last stretch of real activity (getting ready
+    # for bed): a 10 min window whose mean count reaches the recording's active level
+    # (this quantile of all its 10 min means, per minute) within the first evening_s of
+    # a period moves its start to the next sleep onset after that window. A quiet evening
+    # in an armchair scores asleep on counts alone, but people walk to bed.
+    evening_s: float | None = 4 * 3600.0
+    active_quantile: float = 0.9
+    # The time in bed reported around the sleep (``rest``): from the evening's activity
+    # offset at most this long before it (see _rest_edges).
+    rest_before_s: float = 3 * 3600.0
+    offset_ratio: float = 3.0
     periods: PeriodParams = PeriodParams()
 
 
@@ -104,9 +122,15 @@ def analyze_counts(t, counts, params: CountsParams = CountsParams(), *, epoch_s:
     idx = np.flatnonzero(active)
     b_start, b_end = tg[idx], tg[idx] + epoch
     events: list[Event] = []
-    for i0, i1 in sleep_periods(tg, asleep, epoch, pp):
+    found = sleep_periods(tg, asleep, epoch, pp)
+    if params.evening_s:
+        found = [_after_evening(p, c, asleep, epoch, params) for p in found]
+        found = [(i0, i1) for i0, i1 in found if (i1 - i0) * epoch >= pp.min_sleep_s]
+    level = _active_level(c, epoch, params.active_quantile)
+    for i0, i1 in _main_periods(found, tg, epoch, params.main_apart_s):
         start, end = float(tg[i0]), float(tg[i1 - 1] + epoch)
-        events.append(Sleep(start, end, evidence="counts"))
+        r0, r1 = _rest_edges(i0, i1, c, epoch, level, params)
+        events.append(Sleep(start, end, evidence="counts", rest=[float(tg[r0]), float(tg[r1 - 1] + epoch)]))
         for ep in wake_episodes(b_start, b_end, np.zeros(len(idx), bool), (start, end), pp_w):
             sel = idx[list(ep.bouts)]
             counts_in = np.nan_to_num(c[sel])
@@ -123,6 +147,77 @@ def analyze_counts(t, counts, params: CountsParams = CountsParams(), *, epoch_s:
             feats["log_peak"] = round(feats["log_peak"], 3)
             events.append(NightWake(ep.start, ep.end, False, v.cramp, v.score, features=feats))
     return events
+
+
+def _after_evening(period: tuple[int, int], c: np.ndarray, asleep: np.ndarray, epoch: float,
+                   params: CountsParams) -> tuple[int, int]:
+    """``period`` starting after the last active 10 min window of its first
+    ``evening_s`` (see :class:`CountsParams`), at the next sleep onset."""
+    i0, i1 = period
+    w = max(1, int(round(600.0 / epoch)))
+    x = np.nan_to_num(c) * (60.0 / epoch)  # per minute, whatever the epoch
+    if len(x) < w:
+        return period
+    means = np.convolve(x, np.ones(w) / w, mode="valid")  # means[k]: epochs k .. k+w-1
+    level = _active_level(c, epoch, params.active_quantile)
+    stop = min(i1, i0 + int(round(params.evening_s / epoch))) - w + 1
+    hot = np.flatnonzero(means[i0:max(i0, stop)] >= level)
+    if not len(hot):
+        return period
+    after = i0 + int(hot[-1]) + w
+    need = max(1, int(round(params.periods.onset_s / epoch)))
+    s, e = runs(asleep[after:i1])
+    onset = next((after + a for a, b in zip(s.tolist(), e.tolist()) if b - a >= need), None)
+    return period if onset is None else (onset, i1)
+
+
+def _window_means(c: np.ndarray, epoch: float) -> tuple[np.ndarray, int]:
+    """Means (per minute) of the 10 min windows starting at each epoch, and the window length."""
+    w = max(1, int(round(600.0 / epoch)))
+    x = np.nan_to_num(c) * (60.0 / epoch)
+    if len(x) < w:
+        return np.zeros(0), w
+    return np.convolve(x, np.ones(w) / w, mode="valid"), w
+
+
+def _active_level(c: np.ndarray, epoch: float, quantile: float) -> float:
+    """The recording's active level: that quantile of its 10 min means (counts a minute)."""
+    means, _ = _window_means(c, epoch)
+    return float(np.quantile(means, quantile)) if len(means) else math.inf
+
+
+def _rest_edges(i0: int, i1: int, c: np.ndarray, epoch: float, level: float,
+                params: CountsParams) -> tuple[int, int]:
+    """The rest around sleep ``[i0, i1)``. Its start is the evening's activity offset:
+    within ``rest_before_s`` before the sleep, the last epoch where the half hour before
+    was active (a mean of at least ``level``) and at least ``offset_ratio`` times the
+    half hour after (lying down); the sleep's own start where there is none. Its end is
+    the sleep's (wrist counts rise at the final awakening)."""
+    x = np.nan_to_num(c) * (60.0 / epoch)
+    h = max(1, int(round(1800.0 / epoch)))
+    lo = max(h, i0 - int(round(params.rest_before_s / epoch)))
+    if lo >= i0:
+        return i0, i1
+    cs = np.r_[0.0, np.cumsum(x)]
+    k = np.arange(lo, i0 + 1)
+    before = (cs[k] - cs[k - h]) / h
+    after = (cs[np.minimum(len(x), k + h)] - cs[k]) / np.maximum(1, np.minimum(len(x), k + h) - k)
+    ok = np.flatnonzero((before >= level) & (before >= params.offset_ratio * np.maximum(after, 1e-9)))
+    return (int(k[ok[-1]]) if len(ok) else i0), i1
+
+
+def _main_periods(periods: list[tuple[int, int]], t: np.ndarray, epoch: float,
+                  apart_s: float | None) -> list[tuple[int, int]]:
+    """The longest period of each day: longest first, a period is kept when its middle
+    is at least ``apart_s`` from every kept one's."""
+    if apart_s is None or len(periods) < 2:
+        return periods
+    mid = {p: (t[p[0]] + t[p[1] - 1] + epoch) / 2.0 for p in periods}
+    kept: list[tuple[int, int]] = []
+    for p in sorted(periods, key=lambda q: (t[q[1] - 1] - t[q[0]]), reverse=True):
+        if all(abs(mid[p] - mid[k]) >= apart_s for k in kept):
+            kept.append(p)
+    return sorted(kept)
 
 
 # -- the bed sensor ---------------------------------------------------------------------

@@ -141,3 +141,38 @@ def test_night_labels_agree_with_actiware_inside_rest(rpx):
     print(f"night labels vs Actiware's epoch scores: {100 * agreement:.1f}% of all epochs, "
           f"{100 * rest_agreement:.1f}% inside REST intervals")
     assert agreement >= 0.85 and rest_agreement >= 0.80
+
+
+@pytest.fixture(scope="module")
+def other_exports() -> dict:
+    """The French (60 s epochs) and German exports of the same wheel."""
+    from benchmarks.actigraphy_rest import fetch
+
+    names = ("test_sample_rpx_fr.csv", "test_sample_rpx_ger_no_light.csv", "test_sample_rpx_ger_with_light.csv")
+    try:
+        return {name: load_actiware(fetch(name)) for name in names}
+    except (OSError, subprocess.SubprocessError, zipfile.BadZipFile, KeyError, IndexError) as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"cannot fetch the Actiware sample recordings ({WHEEL}): {exc}")
+        pytest.skip(f"cannot fetch the Actiware sample recordings ({WHEEL}): {exc}")
+
+
+def test_a_still_sleeper_and_quiet_days_give_one_night_a_day_and_no_daytime_sleep(other_exports):
+    """The French export: a still sleeper whose wrist gives zero counts for hours at night
+    (no-wear by Choi's 90 min rule) and quiet days under the wake threshold."""
+    from benchmarks.actigraphy_rest import rest_intervals, score
+
+    for name, rec in other_exports.items():
+        events = analyze_counts(rec.t, rec.counts, epoch_s=rec.epoch_s)
+        sleeps = [e for e in events if isinstance(e, Sleep)]
+        mids = sorted((e.start + e.end) / 2 for e in sleeps)
+        assert all(b - a >= 16 * 3600 for a, b in zip(mids, mids[1:])), name  # one main sleep a day
+        rest = rest_intervals(rec)
+        result = score(sleeps, rest)
+        weeks = (rec.t[-1] - rec.t[0]) / (7 * 86400)
+        assert result["extra"] <= weeks, (name, result)  # at most one extra period a week
+        for e in sleeps:
+            assert e.evidence == "counts" and e.rest[0] <= e.start < e.end <= e.rest[1]
+    fr = other_exports["test_sample_rpx_fr.csv"]
+    sleeps = [e for e in analyze_counts(fr.t, fr.counts, epoch_s=fr.epoch_s) if isinstance(e, Sleep)]
+    assert score(sleeps, rest_intervals(fr))["hits"] >= 4  # of 6 (none before: non-wear cut the nights)
