@@ -228,6 +228,14 @@ class BedParams:
     # Someone lies on the bed when the breathing presence ratio reaches this: an empty
     # bed stays under ~4.2, a sleeper's weakest breathing (0.8 mg at 25 Hz) is ~3-6.
     presence_on: float = 4.5
+    # Where movement says the bed is occupied, an epoch is empty only when its ratio is
+    # down at an empty bed's (under presence_off): after a turnover the breathing can
+    # reach the frame three times more weakly (ratio 2-4.5), which is no bed exit.
+    presence_off: float = 2.5
+    # Sleep after the last wake must last this long, or that wake was the final
+    # awakening (the night's sleep-onset rule, mirrored: dozing for a few minutes in the
+    # morning is lying awake in bed).
+    end_doze_s: float = 600.0
     # ...in this epoch or one of its two neighbours: the bed is empty only after 90 s
     # of no breathing, so a weak breather is not thrown out of bed now and then.
     presence_span: int = 1
@@ -316,7 +324,9 @@ class BedParams:
           (demo nights have no partner);
         - occupancy by movement alone lasts 2 min after a movement (``occupied_gap_s``),
           not 2.5 h: the bed is empty for only 2.5 min between two demo nights, and that
-          must not join them into one stretch whose breathing is judged as a whole.
+          must not join them into one stretch whose breathing is judged as a whole;
+        - no weak-breathing band (``presence_off`` = ``presence_on``) and no morning rule
+          (``end_doze_s`` 0): the summary is due two minutes after getting up.
 
         Movement detection, presence, bed exits and the cramp verdict are unchanged. The
         defaults (real nights, with their held-out accuracy) are not affected.
@@ -325,6 +335,8 @@ class BedParams:
             quiet_margin_s=0.0,
             other_rate=1.0,
             occupied_gap_s=120.0,
+            end_doze_s=0.0,
+            presence_off=4.5,
             periods=PeriodParams(onset_s=60.0, end_wake_s=30.0, max_gap_s=300.0, split_wake_s=300.0,
                                  split_empty_s=60.0, min_sleep_s=240.0, settle_s=60.0, merge_wakes_s=0.0,
                                  join_s=95.0),
@@ -445,9 +457,10 @@ class NightAnalyzer:
         mov = ep.motion[:n] > p.features.move_ratio
         moving = mov.any(axis=1)
         has_data = ep.samples[:n] > 0
-        breathing = has_data & ((pres >= p.presence_on) | ~np.isfinite(pres) | moving)
         # occupancy from movement alone, and where breathing is measurable enough to decide
         occupied = occupied_by_movement(ep.t[:n], moving, self.epoch_s, p.occupied_gap_s, complete=complete)
+        weak = occupied & (pres >= p.presence_off)
+        breathing = has_data & ((pres >= p.presence_on) | weak | ~np.isfinite(pres) | moving)
         near_m = _spread(moving, int(round(p.quiet_margin_s / self.epoch_s)))
         still = occupied & has_data & ~near_m & np.isfinite(pres)
         by_breath = np.ones(n, bool)
@@ -536,7 +549,7 @@ class NightAnalyzer:
         after = np.flatnonzero((b_start >= t_last - 1e-9) & (b_start <= t_last + ahead))
         end = float(b_start[after[0]]) if len(after) else t_last
         quality = _signal_quality(ep, i0, i1, slept)
-        events: list[Event] = [Sleep(start, end, evidence=evidence, quality=quality)]
+        events: list[Event] = []
         # absences inside the period are out-of-bed bouts, and so are the quiet gaps
         # that look like the sleeper's weight gone from a bed a partner still lies on
         absent = np.flatnonzero(~present[i0:i1]) + i0
@@ -561,7 +574,11 @@ class NightAnalyzer:
             feats["log_jump_rel"] = math.log10(max(feats["max_jump_mg"], 1.0) / max(ref * 1000.0, 1.0))
             v = cramp_verdict.judge(feats, p.model)
             events.append(NightWake(w.start, w.end, w.bed_exit, v.cramp, v.score, features=_rounded(v.features)))
-        return events
+        # a few still minutes after a wake at the very end are lying awake before getting
+        # up, not sleep: the final awakening began with that wake
+        while events and end - events[-1].end < p.end_doze_s and events[-1].start - start >= p.periods.min_sleep_s:
+            end = events.pop().start
+        return [Sleep(start, end, evidence=evidence, quality=quality), *events]
 
 
     def _own_sleep(self, ep: EpochFeatures, g, asleep) -> tuple[int, int, float]:
