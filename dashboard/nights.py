@@ -20,6 +20,23 @@ MOVEMENT_BINS = 280
 EVENING_S = 8 * 3600.0
 
 
+def sureness(sleep: dict) -> str | None:
+    """How sure the night's analysis is, in words, from its evidence and signal quality."""
+    evidence = sleep.get("evidence")
+    quality = sleep.get("quality") or {}
+    coverage = quality.get("coverage")
+    gaps = f"; {100 * (1 - coverage):.0f} % of the night's readings were lost" if coverage is not None \
+        and coverage < 0.97 else ""
+    if evidence == "breathing+movement":
+        return f"clear: breathing and movement were both measured{gaps}"
+    if evidence == "movement":
+        return ("from movement alone (breathing did not reach the sensor): the times of falling asleep and "
+                f"getting up may be off, as with a wrist actigraph{gaps}")
+    if evidence == "counts":
+        return "from activity counts"
+    return None
+
+
 def newest_night(store, now: float, tz: ZoneInfo) -> date:
     """The newest night to show: tonight from 20:00, or earlier once it has a sleep period.
 
@@ -48,7 +65,9 @@ def nights(store, tz: ZoneInfo, last: date, count: int, *, epochs=None, timeline
             continue
         span = {"start": e["start"], "end": e["end"], "from": clock(e["start"], tz), "to": clock(e["end"], tz)}
         if e["type"] == "sleep":
-            night["sleep"] = span | {"hours": round((e["end"] - e["start"]) / 3600, 1)}
+            night["sleep"] = span | {"hours": round((e["end"] - e["start"]) / 3600, 1),
+                                     "evidence": e.get("evidence"), "quality": e.get("quality"),
+                                     "sureness": sureness(e)}
         else:
             wake = span | {"id": e["id"], "minutes": max(1, round((e["end"] - e["start"]) / 60)),
                            "bed_exit": e["bed_exit"], "detector": e["cramp"], "score": e["score"],

@@ -135,7 +135,7 @@ def _night(evening: dict, morning: dict, plan_seed: int, tz: ZoneInfo, end: floa
     stop = morning["wake_t"] - rng.uniform(0, 20) * 60.0
     if stop <= start + 3 * 3600 or stop > end:
         return []
-    events: list = [Sleep(start=start, end=stop)]
+    events: list = [Sleep(start=start, end=stop, evidence="breathing+movement")]
     p_cramp = 0.12 * (2.0 if intake < 0.8 * goal_ml else 1.0) * (1.0 if stretched else 1.5)
     cramp_night = rng.random() < p_cramp
     n_wakes = rng.choices([0, 1, 2, 3, 4], [0.25, 0.35, 0.25, 0.1, 0.05])[0]

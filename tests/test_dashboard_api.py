@@ -101,6 +101,22 @@ def test_nights_list_wakes_labels_and_cramps(client):
             assert w["cramp"] == (w["label"] if w["label"] is not None else w["detector"])
 
 
+def test_a_night_says_how_sure_its_analysis_is(client, seeded):
+    """Issue 13: evidence and signal quality from the analysis reach the API and the page."""
+    from device.events import Sleep
+
+    night = client.get("/api/v1/nights?count=1").get_json()["nights"][0]
+    sleep = night["sleep"]
+    seeded.add_event(  # a later analysis of the same night (the page shows the latest)
+        Sleep(sleep["start"] + 0.5, sleep["end"], evidence="movement",
+                           quality={"noise_mg": 8.1, "breathing": 1.7, "coverage": 0.9}))
+    got = next(n for n in client.get(f"/api/v1/nights?last={night['date']}&count=1").get_json()["nights"])
+    assert got["sleep"]["evidence"] == "movement"
+    assert "movement alone" in got["sleep"]["sureness"] and "10 % of the night's readings were lost" in got["sleep"]["sureness"]
+    page = client.get("/nights").get_data(as_text=True)
+    assert "from movement alone (breathing did not reach the sensor)" in page
+
+
 def _a_wake(client):
     for night in client.get("/api/v1/nights?count=30").get_json()["nights"]:
         for wake in night["wakes"]:

@@ -46,7 +46,8 @@ RUN = _obj(["current", "best"], current=INT, best=INT)
 WAKE = _obj(["id", "start", "end", "cramp"], id=STR, start=NUM, end=NUM, bed_exit=BOOL, detector=BOOL,
             score=NUM, label=_nullable(BOOL), cramp=BOOL)
 NIGHT = _obj(["date", "wakes", "cramps", "wake_count", "cramp_count"], date=STR,
-             sleep=_nullable(_obj(["start", "end"], start=NUM, end=NUM)), wakes={"type": "array", "items": WAKE},
+             sleep=_nullable(_obj(["start", "end"], start=NUM, end=NUM, evidence=_nullable(STR),
+                                  sureness=_nullable(STR))), wakes={"type": "array", "items": WAKE},
              cramps={"type": "array", "items": _obj(["id", "t"], id=STR, t=NUM)}, wake_count=INT, cramp_count=INT)
 CALIBRATION = _obj(["offset", "counts_per_gram"], offset=NUM, counts_per_gram=NUM, empty_bottle_g=_nullable(NUM))
 WIZARD = _obj(["step", "current"], step={"enum": ["tare", "known", "empty", "done"]}, known_g=_nullable(NUM),
