@@ -62,6 +62,11 @@ class FeatureParams:
     # A second moves when its motion statistic exceeds this: a still second is
     # 1 +- 0.5 (chi-square with 24 dof), a page turned at 4-20 mg is 5-50.
     move_ratio: float = 4.0
+    # The motion statistic is taken relative to its floor in the last this many epochs
+    # (10 min), over floor_ref: a still second's lower quartile is about 0.8 with white
+    # noise alone (see NightFeatures._floor).
+    floor_epochs: int = 20
+    floor_ref: float = 1.0
     # Samples further apart than this many sample periods are a gap (no difference is
     # taken across it).
     gap_periods: float = 3.0
@@ -152,6 +157,8 @@ class NightFeatures:
         # complete seconds of the epoch still open: id and rows
         self._sid: list[np.ndarray] = []
         self._rows: list[np.ndarray] = []
+        # the floor of the motion statistic in the recent epochs (see _floor)
+        self._floors: list[float] = []
 
     # -- public ---------------------------------------------------------------------
     def push(self, t, xyz) -> EpochFeatures:
@@ -336,6 +343,7 @@ class NightFeatures:
         wh = 2.0 / (9.0 * dof)
         chance = (1.0 - wh + 4.265 * np.sqrt(wh)) ** 3
         motion = motion * (self.p.move_ratio / np.maximum(self.p.move_ratio, chance))
+        motion = motion / self._floor(motion)[:, None]
         amp = grid(st[:, _AMP])
         moving = motion > self.p.move_ratio
         activity = np.where(moving, amp, 0.0).sum(axis=1) * self.p.sub_s
@@ -363,6 +371,27 @@ class NightFeatures:
             ring=ring,
             sub_mean=g_mean,
         )
+
+    def _floor(self, motion: np.ndarray) -> np.ndarray:
+        """What a still bed's motion statistic is in each epoch, at least 1.
+
+        White noise alone gives about 1. A strong heartbeat on a quiet sensor does not:
+        its beat (about 1 Hz, pulse-shaped) is no straight line within a second, and on a
+        bed that carries it well it reads 5-20 every second, which would be "moving" all
+        night. The floor is the median, over the last ``floor_epochs`` epochs, of each
+        epoch's lower quartile (a sleeper lies still most of every epoch, so that quartile
+        is the beat's level, not a movement's); the statistic is divided by it. Past
+        epochs only: the result does not depend on how the samples were chunked.
+        """
+        out = np.ones(len(motion))
+        for i, row in enumerate(motion):
+            finite = row[np.isfinite(row)]
+            if len(finite) >= len(row) // 2:
+                self._floors.append(float(np.quantile(finite, 0.25)))
+                del self._floors[: -self.p.floor_epochs]
+            if self._floors:
+                out[i] = max(1.0, float(np.median(self._floors)) / self.p.floor_ref)
+        return out
 
     def _presence(self, g_mean: np.ndarray, g_n: np.ndarray, noise: np.ndarray, still: np.ndarray) -> np.ndarray:
         """Breathing: peak power of the second means in 0.13-0.47 Hz over the noise's.
