@@ -7,9 +7,9 @@ bad, slow and exact: the error names the file, the line and what is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,47 +32,46 @@ def read_trace(path: str | os.PathLike, kind: str) -> np.ndarray:
     """
     columns = COLUMNS[kind]
     path = Path(path)
+    with _reading(path):
+        with path.open(encoding="utf-8") as fh:
+            first, more = fh.readline(), fh.read(4096)
+    if not (first + more).strip():
+        raise TraceError(f"{path}:1: empty file; expected header {','.join(columns)}")
+    header = tuple(c.strip().lower() for c in first.lstrip("\ufeff").split(","))
+    if header != columns:
+        raise TraceError(f"{path}:1: header is {','.join(header)!r}; expected {','.join(columns)!r}")
+    if not more.strip():
+        return np.empty((0, len(columns)))
+    data = _fast_parse(path, len(columns))
+    if data is None:  # something to point at: read it again, line by line
+        with _reading(path):
+            rest = path.read_text(encoding="utf-8").partition("\n")[2].rstrip()
+        data = _slow_parse(path, rest.splitlines(), len(columns), allow_missing=(kind == "counts"))
+    _check_times(path, data[:, 0], allow_nan_values=(kind == "counts"), values=data[:, 1:])
+    return data
+
+
+@contextlib.contextmanager
+def _reading(path: Path):
+    """File errors as TraceError naming the file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        yield
     except FileNotFoundError:
         raise TraceError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise TraceError(f"{path}: is a directory, not a trace file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise TraceError(f"{path}: cannot read: {exc}") from None
-    first, _, rest = text.partition("\n")
-    if not text.strip():
-        raise TraceError(f"{path}:1: empty file; expected header {','.join(columns)}")
-    header = tuple(c.strip().lower() for c in first.lstrip("\ufeff").split(","))
-    if header != columns:
-        raise TraceError(f"{path}:1: header is {','.join(header)!r}; expected {','.join(columns)!r}")
-    rest = rest.rstrip()
-    if not rest:
-        return np.empty((0, len(columns)))
-    data = _fast_parse(rest, len(columns))
-    if data is None:
-        data = _slow_parse(path, rest.splitlines(), len(columns), allow_missing=(kind == "counts"))
-    _check_times(path, data[:, 0], allow_nan_values=(kind == "counts"), values=data[:, 1:])
-    return data
 
 
-def _fast_parse(body: str, ncols: int) -> np.ndarray | None:
-    """numpy's C number parser over the whole body at once, for the common, clean case
-    (every row ``ncols`` numbers); None sends us to the exact, line-numbered one."""
-    if "\r" in body:
-        body = body.replace("\r", "")
-    rows = body.count("\n") + 1
-    if body.count(",") != rows * (ncols - 1) or ",," in body or ",\n" in body or "\n," in body:
+def _fast_parse(path: Path, ncols: int) -> np.ndarray | None:
+    """numpy's C reader straight from the file, for the common, clean case (every row
+    ``ncols`` numbers); None sends us to the exact, line-numbered one."""
+    try:
+        data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2, dtype=np.float64, encoding="utf-8")
+    except ValueError:
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # numpy warns, and stops, at text it cannot parse
-        try:
-            flat = np.fromstring(body.replace("\n", ","), dtype=np.float64, sep=",")
-        except (ValueError, DeprecationWarning):
-            return None
-    if flat.size != rows * ncols:
-        return None
-    return flat.reshape(rows, ncols)
+    return data if data.shape[1] == ncols else None
 
 
 def _slow_parse(path: Path, body: list[str], ncols: int, allow_missing: bool) -> np.ndarray:
