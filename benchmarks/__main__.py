@@ -15,8 +15,8 @@ import platform
 import time
 from pathlib import Path
 
-from benchmarks import bottle_accuracy, daemon_resources, dashboard_latency, mqtt_latency, night_accuracy, replay_speed
-from benchmarks import storage_writes
+from benchmarks import (actigraphy_rest, bottle_accuracy, daemon_resources, dashboard_latency, mqtt_latency,
+                        night_accuracy, night_envelope, replay_speed, storage_writes)
 
 
 def main() -> int:
@@ -38,6 +38,9 @@ def main() -> int:
     section("Bottle detection on held-out simulated days (seeds 100+)", lambda: bottle_accuracy.main(seeds))
     section("Night analysis on held-out simulated nights (seeds 1000+)",
             lambda: night_accuracy.main(["--seeds", "4" if args.quick else "12"]))
+    section("Night analysis envelope: domain-randomized physics, held-back seeds (100000+)",
+            lambda: night_envelope.main(["--seeds", "60" if args.quick else "240"]))
+    section("Real actigraphy: rest intervals against Actiware's, leave one recording out", actigraphy_rest.main)
     section("Replay speed (bottle)", replay_speed.main)
     section("MQTT delivery on loopback (real Mosquitto)",
             lambda: mqtt_latency.main(["--events", "300" if args.quick else "1000"]))
