@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sensors.night_analysis import NightAnalyzer, analyze_bed, occupied_by_movement
-from simulator.night_physics import REPORT_SEEDS, TUNE_SEEDS, Physics, draw, drop_samples
+from simulator.night_physics import REPORT_SEEDS, TUNE_SEEDS, draw, drop_samples
 from simulator.night_scenario import plan_night
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,36 +19,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.actigraphy_rest import WHEEL, fetch
 from device.events import Sleep, Wake
 from sensors.actiware import load_actiware, read_actiware
 from sensors.night_analysis import analyze_counts
 from sensors.night_periods import score_counts, to_grid
 
-WHEEL = "pyActigraphy==1.2.2"
 MEMBER = "pyActigraphy/tests/data/test_sample_rpx_eng.csv"
 
 
-def _cache() -> Path:
-    return Path(os.environ.get("CRAMPWATCH_TEST_CACHE") or Path.home() / ".cache" / "crampwatch-test-data")
-
-
 def _fetch() -> Path:
-    cache = _cache()
-    target = cache / Path(MEMBER).name
-    if target.exists():
-        return target
-    cache.mkdir(parents=True, exist_ok=True)
-    wheels = sorted(cache.glob("pyActigraphy-1.2.2-*.whl"))
-    if not wheels:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", WHEEL, "-d", str(cache)]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
-        wheels = sorted(cache.glob("pyActigraphy-1.2.2-*.whl"))
-    with zipfile.ZipFile(wheels[0]) as z:
-        data = z.read(MEMBER)
-    tmp = target.with_suffix(".part")
-    tmp.write_bytes(data)
-    tmp.replace(target)
-    return target
+    return fetch(Path(MEMBER).name)
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +126,6 @@ def test_night_labels_agree_with_actiware_inside_rest(rpx):
 @pytest.fixture(scope="module")
 def other_exports() -> dict:
     """The French (60 s epochs) and German exports of the same wheel."""
-    from benchmarks.actigraphy_rest import fetch
-
     names = ("test_sample_rpx_fr.csv", "test_sample_rpx_ger_no_light.csv", "test_sample_rpx_ger_with_light.csv")
     try:
         return {name: load_actiware(fetch(name)) for name in names}
