@@ -237,9 +237,24 @@ class Daemon:
         self.reminders = ReminderService(
             self.config, self.store, self.health, publish=publish,
             pin_factory=self.pin_factory() if wants_pins else None,
-            bottle_present=lambda: self.bottle.detector.state.present if self.bottle is not None else None)
+            bottle_present=lambda: self.bottle.detector.state.present if self.bottle is not None else None,
+            on_press=lambda: self._button(self.actions.ack),
+            on_hold=lambda: self._button(lambda source: self.actions.snooze(outputs.snooze_min, source=source)))
         self.store.subscribe(self.reminders.on_event)
         self.reminders.start()
+
+    @staticmethod
+    def _button(action) -> None:
+        """A press of the bottle-side button: the same action as MQTT and the dashboard.
+        Nothing may raise into gpiozero's callback thread; a refusal is one log line."""
+        from device.actions import ActionRefused
+
+        try:
+            action(source="button")
+        except ActionRefused as exc:
+            log.info("button press ignored: %s", exc)
+        except Exception:
+            log.exception("button press failed")
 
     def _stop_reminders(self) -> None:
         if self.reminders is not None:

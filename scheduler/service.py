@@ -59,14 +59,16 @@ class ReminderService:
     ``clock`` and ``monotonic`` are the wall and monotonic clocks; ``sanity`` decides
     when the wall clock is good enough to plan from; ``bottle_present()`` says whether
     the bottle is on the scale (None: unknown); ``scheduler`` replaces the
-    BackgroundScheduler (tests).
+    BackgroundScheduler (tests); ``on_press`` and ``on_hold`` are what the bottle-side
+    button does (the daemon passes its actions; by default ack and snooze here).
     """
 
     def __init__(self, config: Config, store, health: Health, *, pin_factory=None,
                  publish: Callable[[str, dict | None], None] | None = None, clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic, sanity: ClockSanity | None = None,
                  bottle_present: Callable[[], bool | None] | None = None, scheduler=None,
-                 outputs: Outputs | None = None):
+                 outputs: Outputs | None = None, on_press: Callable[[], object] | None = None,
+                 on_hold: Callable[[], object] | None = None):
         self.config = config
         self.tz = config.tz
         self._h, self._s, self._o = config.hydration, config.stretch, config.outputs
@@ -76,8 +78,8 @@ class ReminderService:
         self._bottle_present = bottle_present
         self.states = ReminderStates(store)
         self.outputs = outputs or Outputs(self._o, pin_factory=pin_factory,
-                                          on_press=lambda: self.ack(source="button"),
-                                          on_hold=lambda: self.snooze(source="button"))
+                                          on_press=on_press or (lambda: self.ack(source="button")),
+                                          on_hold=on_hold or (lambda: self.snooze(source="button")))
         self._lock = threading.RLock()
         self._scheduler = scheduler
         self._watch: jobs.ClockWatch | None = None

@@ -14,6 +14,7 @@ from device.daemon import Daemon
 from device.hardware import SimulatedBottle
 from device.storage import Store
 from simulator.bottle_scenario import plan_day
+from tests.conftest import wait_for
 
 FIRST_EVENT_IN_S = 4.0
 
@@ -28,15 +29,6 @@ def plan_starting_soon(seed=5):
     probe = plan_day(0.5, seed, start=0.0, drink_interval_s=30)
     first = probe.truth[0].t
     return plan_day(0.5, seed, start=time.time() + FIRST_EVENT_IN_S - first, drink_interval_s=30)
-
-
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.mark.parametrize("rate_hz", [10, 80])
@@ -125,5 +117,49 @@ def test_bed_epochs_bedside_button_and_state_in_one_simulated_run(tmp_path):
         assert state["goal_ml"] == config.hydration.goal_ml
         assert state["bottle_present"] is False  # the scripted scale is empty
         assert "reminder_active" in state and state["last_drink"] is None
+    finally:
+        daemon.stop()
+
+
+def test_the_bottle_button_acknowledges_and_snoozes_through_the_actions(tmp_path, caplog):
+    """The bottle-side button calls the same actions as MQTT and the dashboard: a hold
+    snoozes for outputs.snooze_min, a press acknowledges, and with nothing to
+    acknowledge a press is one log line."""
+    from datetime import datetime, timezone
+
+    hour = datetime.now(timezone.utc).hour
+    offset = (13 - hour + 12) % 24 - 12  # a zone where it is about 13:00: inside the drinking window
+    zone = "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+    config = Config.model_validate({
+        "device": {"data_dir": str(tmp_path), "timezone": zone}, "dashboard": {"enabled": False},
+        "bottle": {"enabled": False}, "bed": {"enabled": False},
+        "outputs": {"button_pin": 16, "hold_s": 0.5, "snooze_min": 25},
+        "hydration": {"goal_ml": 10000, "wake_time": "08:00", "bedtime": "23:00", "behind_ml": 50,
+                      "idle_min": 10, "quiet_hours": []},
+        "stretch": {"enabled": False}})
+    with Store(tmp_path) as store:
+        store.set_setting("reminders.first_run", time.time() - 5 * 3600)
+    daemon = Daemon(config, simulate=True)
+    daemon.start()
+    try:
+        daemon.reminders.tick()
+        assert daemon.reminders.active() is not None
+        pin = daemon.pin_factory().pin(16)
+        pin.drive_low()  # held
+        time.sleep(0.8)
+        pin.drive_high()
+        snoozed = wait_for(lambda: [e for e in daemon.store.events(types=["reminder"])
+                                    if e["state"] == "snoozed" and e.get("source") == "button"], 5)
+        assert snoozed and 24.9 * 60 <= snoozed[0]["snoozed_until"] - snoozed[0]["t"] <= 25 * 60 + 1
+        pin.drive_low()  # a press: acknowledges the snoozed reminder
+        time.sleep(0.1)
+        pin.drive_high()
+        assert wait_for(lambda: [e for e in daemon.store.events(types=["reminder"])
+                                 if e["state"] == "acknowledged" and e.get("source") == "button"], 5)
+        with caplog.at_level("INFO", logger="device.daemon"):
+            pin.drive_low()
+            time.sleep(0.1)
+            pin.drive_high()
+            assert wait_for(lambda: "button press ignored: ack: no reminder is active" in caplog.text, 5)
     finally:
         daemon.stop()
