@@ -123,10 +123,12 @@ def analyze_counts(t, counts, params: CountsParams = CountsParams(), *, epoch_s:
     b_start, b_end = tg[idx], tg[idx] + epoch
     events: list[Event] = []
     found = sleep_periods(tg, asleep, epoch, pp)
-    if params.evening_s:
-        found = [_after_evening(p, c, asleep, epoch, params) for p in found]
+    # the recording's active level: that quantile of its 10 min means (counts a minute)
+    means, w = _window_means(c, epoch)
+    level = float(np.quantile(means, params.active_quantile)) if len(means) else math.inf
+    if params.evening_s and len(means):
+        found = [_after_evening(p, means, w, level, asleep, epoch, params) for p in found]
         found = [(i0, i1) for i0, i1 in found if (i1 - i0) * epoch >= pp.min_sleep_s]
-    level = _active_level(c, epoch, params.active_quantile)
     for i0, i1 in _main_periods(found, tg, epoch, params.main_apart_s):
         start, end = float(tg[i0]), float(tg[i1 - 1] + epoch)
         r0, r1 = _rest_edges(i0, i1, c, epoch, level, params)
@@ -149,17 +151,12 @@ def analyze_counts(t, counts, params: CountsParams = CountsParams(), *, epoch_s:
     return events
 
 
-def _after_evening(period: tuple[int, int], c: np.ndarray, asleep: np.ndarray, epoch: float,
-                   params: CountsParams) -> tuple[int, int]:
+def _after_evening(period: tuple[int, int], means: np.ndarray, w: int, level: float, asleep: np.ndarray,
+                   epoch: float, params: CountsParams) -> tuple[int, int]:
     """``period`` starting after the last active 10 min window of its first
-    ``evening_s`` (see :class:`CountsParams`), at the next sleep onset."""
+    ``evening_s`` (see :class:`CountsParams`), at the next sleep onset. ``means`` and
+    ``w`` are :func:`_window_means`, ``level`` the recording's active level."""
     i0, i1 = period
-    w = max(1, int(round(600.0 / epoch)))
-    x = np.nan_to_num(c) * (60.0 / epoch)  # per minute, whatever the epoch
-    if len(x) < w:
-        return period
-    means = np.convolve(x, np.ones(w) / w, mode="valid")  # means[k]: epochs k .. k+w-1
-    level = _active_level(c, epoch, params.active_quantile)
     stop = min(i1, i0 + int(round(params.evening_s / epoch))) - w + 1
     hot = np.flatnonzero(means[i0:max(i0, stop)] >= level)
     if not len(hot):
@@ -178,12 +175,6 @@ def _window_means(c: np.ndarray, epoch: float) -> tuple[np.ndarray, int]:
     if len(x) < w:
         return np.zeros(0), w
     return np.convolve(x, np.ones(w) / w, mode="valid"), w
-
-
-def _active_level(c: np.ndarray, epoch: float, quantile: float) -> float:
-    """The recording's active level: that quantile of its 10 min means (counts a minute)."""
-    means, _ = _window_means(c, epoch)
-    return float(np.quantile(means, quantile)) if len(means) else math.inf
 
 
 def _rest_edges(i0: int, i1: int, c: np.ndarray, epoch: float, level: float,
@@ -470,11 +461,7 @@ class NightAnalyzer:
             if seen and np.count_nonzero(shows[a:b]) < p.breath_share * seen:
                 by_breath[a:b] = False
         raw = np.where(by_breath, breathing, has_data & (occupied | moving))
-        present = raw.copy()
-        for d in range(1, p.presence_span + 1):
-            present[d:] |= raw[:-d]
-            present[:-d] |= raw[d:]
-        present &= has_data
+        present = _spread(raw, p.presence_span) & has_data
         asleep = present & ~near_m & has_data
         asleep[: self._origin] = False
         # missing data is neither asleep nor evidence of being awake or out of bed
@@ -570,8 +557,6 @@ class NightAnalyzer:
             feats = _wake_features(w, start, sec_t, amp, jump, ring, moving, starts, ends, oob)
             feats["ref_mg"] = ref * 1000.0
             feats["log_ring_rel"] = math.log10(max(feats["max_ring_mg"], 1.0) / max(ref * 1000.0, 1.0))
-            feats["log_peak_rel"] = math.log10(max(feats["peak_mg"], 1.0) / max(ref * 1000.0, 1.0))
-            feats["log_jump_rel"] = math.log10(max(feats["max_jump_mg"], 1.0) / max(ref * 1000.0, 1.0))
             v = cramp_verdict.judge(feats, p.model)
             events.append(NightWake(w.start, w.end, w.bed_exit, v.cramp, v.score, features=_rounded(v.features)))
         # a few still minutes after a wake at the very end are lying awake before getting
@@ -767,10 +752,8 @@ def _wake_features(w, sleep_start, sec_t, amp, jump, ring, moving, starts, ends,
     ring_mg = np.nan_to_num(ring[first]) * 1000.0
     max_ring = float(ring_mg.max()) if len(ring_mg) else 0.0
     three = moving[slice(a, int(np.searchsorted(sec_t, w.start + 180.0)))]
-    ring3 = np.nan_to_num(ring[slice(a, int(np.searchsorted(sec_t, w.start + 180.0)))]) * 1000.0
     return {
         "moving_3_min": float(three.mean()) if len(three) else 0.0,
-        "ring3_share": float(np.count_nonzero(ring3 > 0.1 * max(max_ring, 1e-9))) / max(1, len(ring3)),
         "moving_first_min": float(mv.mean()) if len(mv) else 0.0,
         "max_ring_mg": max_ring,
         "log_ring": math.log10(max(max_ring, 1.0) / 100.0),

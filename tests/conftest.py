@@ -46,6 +46,14 @@ def stop_daemon(proc: subprocess.Popen, timeout: float = 30.0) -> None:
             proc.wait()
 
 
+def zone_at_hour(hour: int) -> str:
+    """An Etc/GMT time zone in which it is about ``hour`` o'clock now, whenever a test runs."""
+    from datetime import datetime, timezone
+
+    offset = (hour - datetime.now(timezone.utc).hour + 12) % 24 - 12
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.05):
     """Poll ``predicate`` until it returns something truthy (returned) or time runs out (None)."""
     deadline = time.monotonic() + timeout

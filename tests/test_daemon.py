@@ -14,7 +14,7 @@ from device.daemon import Daemon
 from device.hardware import SimulatedBottle
 from device.storage import Store
 from simulator.bottle_scenario import plan_day
-from tests.conftest import wait_for
+from tests.conftest import wait_for, zone_at_hour
 
 FIRST_EVENT_IN_S = 4.0
 
@@ -125,11 +125,7 @@ def test_the_bottle_button_acknowledges_and_snoozes_through_the_actions(tmp_path
     """The bottle-side button calls the same actions as MQTT and the dashboard: a hold
     snoozes for outputs.snooze_min, a press acknowledges, and with nothing to
     acknowledge a press is one log line."""
-    from datetime import datetime, timezone
-
-    hour = datetime.now(timezone.utc).hour
-    offset = (13 - hour + 12) % 24 - 12  # a zone where it is about 13:00: inside the drinking window
-    zone = "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+    zone = zone_at_hour(13)  # inside the drinking window
     config = Config.model_validate({
         "device": {"data_dir": str(tmp_path), "timezone": zone}, "dashboard": {"enabled": False},
         "bottle": {"enabled": False}, "bed": {"enabled": False},

@@ -24,21 +24,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
 
 import pytest
 
 from device.health_file import read_health
 from device.storage import Store
-from tests.conftest import free_port, stop_daemon, wait_for
+from tests.conftest import free_port, stop_daemon, wait_for, zone_at_hour
 
 LOCAL_HOUR = 13  # the test's local time of day: inside the drinking window, far from the day's edges
-
-
-def local_zone() -> str:
-    """An Etc/GMT zone in which it is about 13:00 now, whenever the test runs."""
-    offset = (LOCAL_HOUR - datetime.now(timezone.utc).hour + 12) % 24 - 12
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
 
 
 class Dashboard:
@@ -85,7 +78,7 @@ class RunningDaemon:
         self.db = self.data / "crampwatch.sqlite3"
         self.log_path = tmp_path / f"{name}.log"
         port = free_port()
-        zone = local_zone()
+        zone = zone_at_hour(LOCAL_HOUR)
         config = tmp_path / f"{name}.toml"
         config.write_text(
             f'[device]\nid = "{name}"\ndata_dir = "{self.data}"\ntimezone = "{zone}"\n'

@@ -41,9 +41,10 @@ def label_wake(wake_id: str):
     """Confirm (``{"cramp": true}``) or deny (``false``) that a wake-up was a cramp."""
     svc = services()
     cramp = boolean(json_body(), "cramp")
-    if svc.actions.find_wake(wake_id) is None:
-        raise ApiError(404, f"no wake-up {wake_id[:60]!r}", {"wake_id": "not found"})
-    event = svc.actions.label_wake(wake_id, cramp, source="dashboard")
+    try:
+        event = svc.actions.label_wake(wake_id, cramp, source="dashboard")
+    except ActionRefused as exc:  # the one refusal left once cramp is a boolean: no such wake
+        raise ApiError(exc.status, f"no wake-up {wake_id[:60]!r}", {"wake_id": "not found"}) from None
     return jsonify({"id": event.id, "wake_id": wake_id, "cramp": cramp})
 
 
