@@ -81,9 +81,17 @@ class DashboardServer:
                                      # learns at once that its browser went away
                                      channel_request_lookahead=1)
         self.port = self._server.effective_port
-        self._thread = threading.Thread(target=self._server.run, name="dashboard", daemon=True)
+        self._thread = threading.Thread(target=self._serve, args=(self._server,), name="dashboard", daemon=True)
         self._thread.start()
         log.info("dashboard at %s", self.url)
+
+    @staticmethod
+    def _serve(server) -> None:
+        try:
+            server.run()
+        except Exception:  # the loop died: say so (the daemon's health shows the dashboard gone)
+            log.exception("dashboard: the server loop stopped")
+            raise
 
     def stop(self, timeout: float = 5.0) -> None:
         """End live streams, close every connection and join the thread; safe to call twice."""
@@ -100,8 +108,12 @@ class DashboardServer:
             wasyncore.close_all(server._map)
             done.set()
 
-        server.trigger.pull_trigger(close_all)
-        if not done.wait(timeout):
+        loop_alive = self._thread is not None and self._thread.is_alive()
+        try:
+            server.trigger.pull_trigger(close_all)
+        except OSError:  # the loop's wake-up pipe is already closed
+            loop_alive = False
+        if not (loop_alive and done.wait(timeout)):
             wasyncore.close_all(server._map)
         if self._thread is not None:
             self._thread.join(timeout)

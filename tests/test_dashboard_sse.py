@@ -126,6 +126,23 @@ def test_waitress_streams_without_buffering_and_stops_with_open_streams(store, s
         socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
 
 
+def test_stop_still_closes_the_port_when_the_loops_wake_up_pipe_is_gone(store, scale):
+    """CI once saw stop() fail with EBADF writing to waitress's trigger pipe; stop must
+    then close everything itself instead of raising."""
+    import os
+
+    app = create_app(make_config(), store=store, scale=scale, clock=lambda: NOW, test_config={"LIVE": FAST})
+    server = DashboardServer(app, "127.0.0.1", 0)
+    server.start()
+    trigger = server._server.trigger
+    for fd in trigger._fds:
+        os.close(fd)
+    trigger._fds = []
+    server.stop(timeout=2)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
