@@ -41,7 +41,7 @@ def main() -> int:
     section("Night analysis envelope: domain-randomized physics, held-back seeds (100000+)",
             lambda: night_envelope.main(["--seeds", "60" if args.quick else "240"]))
     section("Real actigraphy: rest intervals against Actiware's, leave one recording out", actigraphy_rest.main)
-    section("Replay speed (bottle)", replay_speed.main)
+    section("Replay speed (bottle and bed)", replay_speed.main)
     section("MQTT delivery on loopback (real Mosquitto)",
             lambda: mqtt_latency.main(["--events", "300" if args.quick else "1000"]))
     section("Dashboard latency on a year of history",

@@ -1,8 +1,9 @@
 """Reading and writing the recorded-trace CSV files of DESIGN.md.
 
 ``t,grams`` (bottle), ``t,x,y,z`` (bed) and ``t,count`` (activity counts), with a
-header row. Reading is fast (numpy parses the numbers in one pass) and, when a row is
-bad, slow and exact: the error names the file, the line and what is wrong.
+header row. Reading is fast (a C reader parses the numbers in one pass: polars when the
+``fast`` extra is installed, numpy otherwise) and, when a row is bad, slow and exact: the
+error names the file, the line and what is wrong.
 """
 
 from __future__ import annotations
@@ -65,13 +66,37 @@ def _reading(path: Path):
 
 
 def _fast_parse(path: Path, ncols: int) -> np.ndarray | None:
-    """numpy's C reader straight from the file, for the common, clean case (every row
-    ``ncols`` numbers); None sends us to the exact, line-numbered one."""
+    """The clean, common case (every row ``ncols`` numbers) in one pass of a C reader:
+    polars when it is installed (the ``fast`` extra; several times quicker), else numpy's.
+    None sends us to the exact, line-numbered reader."""
+    data = _polars_parse(path, ncols)
+    if data is not None:
+        return data
     try:
         data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2, dtype=np.float64, encoding="utf-8")
     except ValueError:
         return None
     return data if data.shape[1] == ncols else None
+
+
+def _polars_parse(path: Path, ncols: int) -> np.ndarray | None:
+    """polars' multi-threaded CSV reader; None when polars is absent or the file is not
+    plainly ``ncols`` numbers a row (numpy's reader then decides, as without polars)."""
+    if os.environ.get("CRAMPWATCH_TRACE_PARSER") == "numpy":
+        return None
+    try:
+        import polars as pl
+    except ImportError:
+        return None
+    schema = {f"c{i}": pl.Float64 for i in range(ncols)}
+    try:
+        frame = pl.read_csv(path, has_header=False, skip_rows=1, schema=schema, encoding="utf8",
+                            truncate_ragged_lines=False, raise_if_empty=False)
+    except Exception:  # polars' own errors (ragged rows, text in a number column, ...)
+        return None
+    if frame.height == 0 or frame.null_count().sum_horizontal().item():
+        return None  # blank lines and empty fields: numpy's reader has the rules for those
+    return frame.to_numpy()
 
 
 def _slow_parse(path: Path, body: list[str], ncols: int, allow_missing: bool) -> np.ndarray:

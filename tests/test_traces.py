@@ -7,6 +7,16 @@ from device.errors import TraceError
 from device.traces import read_trace, write_trace
 
 
+@pytest.fixture(autouse=True, params=["polars", "numpy"])
+def parser(request, monkeypatch):
+    """Every test reads with both C readers (polars when installed, numpy's otherwise)."""
+    if request.param == "polars":
+        import polars  # noqa: F401  (the test extra installs it: a missing one fails, never skips)
+    else:
+        monkeypatch.setenv("CRAMPWATCH_TRACE_PARSER", "numpy")
+    return request.param
+
+
 def test_round_trip(tmp_path):
     data = np.c_[np.arange(5) / 10 + 1.7e9, np.linspace(0, 500, 5)]
     path = write_trace(tmp_path / "b.csv", "bottle", data)
@@ -39,3 +49,29 @@ def test_counts_allow_missing_epochs(tmp_path):
     path.write_text("t,count\n0,5\n30,\n60,NaN\n90,7\n")
     data = read_trace(path, "counts")
     assert data[0, 1] == 5 and np.isnan(data[1, 1]) and np.isnan(data[2, 1]) and data[3, 1] == 7
+
+
+@pytest.mark.parametrize("body", [
+    "t,x,y,z\r\n0,0.1,-0.2,1\r\n0.01,0.1,-0.2,1.0005\r\n",   # Windows line ends
+    "\ufefft, x, y, z\n0, 0.1, -0.2, 1\n0.01 ,0.1,-0.2,1e-3\n",  # BOM, spaces, exponent
+    "t,x,y,z\n0,0.1,-0.2,1\n\n0.01,0.1,-0.2,1\n",               # a blank line
+    "t,x,y,z\n0,0.1,-0.2,1\n0.01,0.1,-0.2,1",                      # no final newline
+])
+def test_both_readers_agree_on_untidy_files(tmp_path, body, monkeypatch):
+    path = tmp_path / "bed.csv"
+    path.write_text(body, newline="")
+    fast = read_trace(path, "bed")
+    monkeypatch.setenv("CRAMPWATCH_TRACE_PARSER", "numpy")
+    np.testing.assert_array_equal(fast, read_trace(path, "bed"))
+    assert fast.shape == (2, 4)
+
+
+def test_a_long_trace_reads_the_same_with_either_reader(tmp_path, monkeypatch):
+    rng = np.random.default_rng(3)
+    n = 20_000
+    data = np.c_[1.7e9 + np.arange(n) / 100, rng.normal(0, 0.01, (n, 2)), 1 + rng.normal(0, 0.01, n)]
+    path = write_trace(tmp_path / "bed.csv", "bed", data)
+    first = read_trace(path, "bed")
+    monkeypatch.setenv("CRAMPWATCH_TRACE_PARSER", "numpy")
+    np.testing.assert_array_equal(first, read_trace(path, "bed"))
+    np.testing.assert_allclose(first, data, atol=5e-4)
