@@ -38,6 +38,7 @@ Per epoch:
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -384,13 +385,19 @@ class NightFeatures:
         epochs only: the result does not depend on how the samples were chunked.
         """
         out = np.ones(len(motion))
-        for i, row in enumerate(motion):
-            finite = row[np.isfinite(row)]
-            if len(finite) >= len(row) // 2:
-                self._floors.append(float(np.quantile(finite, 0.25)))
-                del self._floors[: -self.p.floor_epochs]
-            if self._floors:
-                out[i] = max(1.0, float(np.median(self._floors)) / self.p.floor_ref)
+        if len(motion) == 0:
+            return out
+        finite = np.isfinite(motion)
+        counted = finite.sum(axis=1)
+        enough = (counted >= motion.shape[1] // 2) & (counted > 0)
+        quartile = _lower_quartiles(motion, counted)
+        floors, keep, ref = self._floors, self.p.floor_epochs, self.p.floor_ref
+        for i in range(len(motion)):  # a running median of <= floor_epochs numbers
+            if enough[i]:
+                floors.append(float(quartile[i]))
+                del floors[:-keep]
+            if floors:
+                out[i] = max(1.0, statistics.median(floors) / ref)
         return out
 
     def _presence(self, g_mean: np.ndarray, g_n: np.ndarray, noise: np.ndarray, still: np.ndarray) -> np.ndarray:
@@ -433,3 +440,19 @@ class NightFeatures:
         amp = np.full(len(noise), np.nan)
         amp[enough] = 2.0 * np.sqrt(np.maximum(best - expected, 0.0) * 2.0) / w.sum(axis=1)
         return out, amp
+
+
+def _lower_quartiles(rows: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    """Each row's 0.25 quantile of its finite values (``counted`` of them), as
+    ``np.quantile`` computes it (linear), for all rows at once; NaN for a row with none."""
+    ordered = np.sort(rows, axis=1)  # NaN sorts last
+    pos = 0.25 * (np.maximum(counted, 1) - 1)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, np.maximum(counted, 1) - 1)
+    a = np.take_along_axis(ordered, lo[:, None], axis=1)[:, 0]
+    b = np.take_along_axis(ordered, hi[:, None], axis=1)[:, 0]
+    t = pos - lo
+    diff = b - a
+    out = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)  # numpy's own lerp
+    out[counted == 0] = np.nan
+    return out

@@ -444,3 +444,22 @@ def test_stored_epochs_of_any_length_leave_the_analysis_alone(epoch_s):
     assert all(r.t % epoch_s == 0 for r in rn)
     assert sum(r.moving_s for r in rn) == sum(r.moving_s for r in r30)
     assert sum(r.activity for r in rn) == pytest.approx(sum(r.activity for r in r30), abs=1e-4 * len(rn))
+
+
+def test_the_floors_row_quartiles_are_numpys_quantiles_of_the_finite_values():
+    """The still-bed floor takes every epoch's lower quartile at once; it must be what
+    np.quantile gives for each row's finite values (rows with gaps and NaN included)."""
+    from sensors.night_features import _lower_quartiles
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        rows = rng.lognormal(size=(6, int(rng.integers(1, 40))))
+        rows[rng.random(rows.shape) < 0.3] = np.nan
+        counted = np.isfinite(rows).sum(axis=1)
+        got = _lower_quartiles(rows, counted)
+        for row, value in zip(rows, got):
+            finite = row[np.isfinite(row)]
+            if len(finite):
+                assert value == np.quantile(finite, 0.25)
+            else:
+                assert np.isnan(value)
