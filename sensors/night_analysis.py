@@ -89,10 +89,19 @@ class CountsParams:
     # in an armchair scores asleep on counts alone, but people walk to bed.
     evening_s: float | None = 4 * 3600.0
     active_quantile: float = 0.9
-    # The time in bed reported around the sleep (``rest``): from the evening's activity
-    # offset at most this long before it (see _rest_edges).
+    # The time in bed reported around the sleep (``rest``) starts when the evening's last
+    # burst of activity ends (getting ready for bed, then lying still; see _rest_edges):
+    # the last moment from rest_before_s before the sleep to rest_after_s into it where
+    # the burst_s before averaged at least burst_x times the wake threshold (counts a
+    # minute) and at least offset_ratio times the quiet_s after; the rest starts after
+    # that burst's last epoch above edge_x times the threshold.
     rest_before_s: float = 3 * 3600.0
-    offset_ratio: float = 3.0
+    rest_after_s: float = 4 * 3600.0
+    burst_s: float = 15 * 60.0
+    burst_x: float = 2.0
+    quiet_s: float = 30 * 60.0
+    offset_ratio: float = 4.0
+    edge_x: float = 4.0
     periods: PeriodParams = PeriodParams()
 
 
@@ -130,8 +139,11 @@ def analyze_counts(t, counts, params: CountsParams = CountsParams(), *, epoch_s:
         found = [_after_evening(p, means, w, level, asleep, epoch, params) for p in found]
         found = [(i0, i1) for i0, i1 in found if (i1 - i0) * epoch >= pp.min_sleep_s]
     for i0, i1 in _main_periods(found, tg, epoch, params.main_apart_s):
+        r0, r1 = _rest_edges(i0, i1, c, epoch, params)
+        if r0 > i0:  # the walk to bed came after a still evening: sleep begins after it
+            i0 = _onset_after(asleep, r0, i1, epoch, params) or i0
+            r0 = min(r0, i0)
         start, end = float(tg[i0]), float(tg[i1 - 1] + epoch)
-        r0, r1 = _rest_edges(i0, i1, c, epoch, level, params)
         events.append(Sleep(start, end, evidence="counts", rest=[float(tg[r0]), float(tg[r1 - 1] + epoch)]))
         for ep in wake_episodes(b_start, b_end, np.zeros(len(idx), bool), (start, end), pp_w):
             sel = idx[list(ep.bouts)]
@@ -161,11 +173,15 @@ def _after_evening(period: tuple[int, int], means: np.ndarray, w: int, level: fl
     hot = np.flatnonzero(means[i0:max(i0, stop)] >= level)
     if not len(hot):
         return period
-    after = i0 + int(hot[-1]) + w
-    need = max(1, int(round(params.periods.onset_s / epoch)))
-    s, e = runs(asleep[after:i1])
-    onset = next((after + a for a, b in zip(s.tolist(), e.tolist()) if b - a >= need), None)
+    onset = _onset_after(asleep, i0 + int(hot[-1]) + w, i1, epoch, params)
     return period if onset is None else (onset, i1)
+
+
+def _onset_after(asleep: np.ndarray, at: int, i1: int, epoch: float, params: CountsParams) -> int | None:
+    """The first sleep onset (``periods.onset_s`` asleep in a row) in ``[at, i1)``."""
+    need = max(1, int(round(params.periods.onset_s / epoch)))
+    s, e = runs(asleep[at:i1])
+    return next((at + a for a, b in zip(s.tolist(), e.tolist()) if b - a >= need), None)
 
 
 def _window_means(c: np.ndarray, epoch: float) -> tuple[np.ndarray, int]:
@@ -177,24 +193,31 @@ def _window_means(c: np.ndarray, epoch: float) -> tuple[np.ndarray, int]:
     return np.convolve(x, np.ones(w) / w, mode="valid"), w
 
 
-def _rest_edges(i0: int, i1: int, c: np.ndarray, epoch: float, level: float,
-                params: CountsParams) -> tuple[int, int]:
-    """The rest around sleep ``[i0, i1)``. Its start is the evening's activity offset:
-    within ``rest_before_s`` before the sleep, the last epoch where the half hour before
-    was active (a mean of at least ``level``) and at least ``offset_ratio`` times the
-    half hour after (lying down); the sleep's own start where there is none. Its end is
-    the sleep's (wrist counts rise at the final awakening)."""
+def _rest_edges(i0: int, i1: int, c: np.ndarray, epoch: float, params: CountsParams) -> tuple[int, int]:
+    """The rest around sleep ``[i0, i1)``: it starts where the evening's last burst of
+    activity ends and quiet follows (see :class:`CountsParams`), the sleep's own start
+    where there is none; it ends with the sleep (wrist counts rise at the final
+    awakening). A burst inside the sleep's first ``rest_after_s`` counts too: a still
+    evening on the sofa scores as sleep, and the walk to bed comes after it."""
     x = np.nan_to_num(c) * (60.0 / epoch)
-    h = max(1, int(round(1800.0 / epoch)))
-    lo = max(h, i0 - int(round(params.rest_before_s / epoch)))
-    if lo >= i0:
+    hb = max(1, int(round(params.burst_s / epoch)))
+    hq = max(1, int(round(params.quiet_s / epoch)))
+    lo = max(hb, i0 - int(round(params.rest_before_s / epoch)))
+    hi = min(i1 - 1, i0 + int(round(params.rest_after_s / epoch)))
+    if hi < lo:
         return i0, i1
     cs = np.r_[0.0, np.cumsum(x)]
-    k = np.arange(lo, i0 + 1)
-    before = (cs[k] - cs[k - h]) / h
-    after = (cs[np.minimum(len(x), k + h)] - cs[k]) / np.maximum(1, np.minimum(len(x), k + h) - k)
-    ok = np.flatnonzero((before >= level) & (before >= params.offset_ratio * np.maximum(after, 1e-9)))
-    return (int(k[ok[-1]]) if len(ok) else i0), i1
+    k = np.arange(lo, hi + 1)
+    before = (cs[k] - cs[k - hb]) / hb
+    end = np.minimum(len(x), k + hq)
+    after = (cs[end] - cs[k]) / np.maximum(1, end - k)
+    found = np.flatnonzero((before >= params.burst_x * params.threshold)
+                           & (before >= params.offset_ratio * np.maximum(after, 1.0)))
+    if not len(found):
+        return i0, i1
+    last = int(k[found[-1]])
+    hot = np.flatnonzero(x[last - hb:last] > params.edge_x * params.threshold)
+    return (last - hb + int(hot[-1]) + 1 if len(hot) else last), i1
 
 
 def _main_periods(periods: list[tuple[int, int]], t: np.ndarray, epoch: float,

@@ -408,6 +408,30 @@ def test_counts_night_with_gaps_and_a_wake():
     assert wake.bed_exit is False and 0 <= wake.score <= 1 and "features" in wake.to_dict()
 
 
+def _evening_then_night(rng, sofa_min: int):
+    """30 s epochs: 3 h of evening activity, ``sofa_min`` still on a sofa, 10 min of
+    getting ready for bed (the burst), then 9 h of sleep."""
+    sofa, burst = 2 * sofa_min, 20
+    c = np.r_[rng.integers(60, 250, 360), rng.choice([0, 0, 3, 8], sofa), rng.integers(200, 500, burst),
+              rng.choice([0, 0, 0, 0, 2, 5, 12], 2 * 9 * 60)].astype(float)
+    t = T0 + 30.0 * np.arange(len(c))
+    return t, c, t[360 + sofa + burst]
+
+
+@pytest.mark.parametrize("sofa_min", [0, 90])
+def test_the_rest_starts_when_the_walk_to_bed_ends(sofa_min):
+    """Actiware's REST intervals start after the evening's last burst of activity; a
+    still hour on the sofa before it scores as sleep by counts, but the night starts
+    after the walk to bed, and the sleep inside its rest."""
+    t, c, lie_down = _evening_then_night(np.random.default_rng(sofa_min), sofa_min)
+    sleeps = [e for e in analyze_counts(t, c) if e.type == "sleep"]
+    assert len(sleeps) == 1
+    sleep = sleeps[0]
+    assert sleep.rest[0] == lie_down
+    assert lie_down <= sleep.start <= lie_down + 15 * 60
+    assert sleep.rest[0] <= sleep.start < sleep.end <= sleep.rest[1]
+
+
 # -- a simulated night (simulator.night_scenario, tuning seeds) --------------------------
 @pytest.mark.parametrize("seed", [3, 5])  # 5: a partner shares the bed; two wakes leave it
 def test_simulated_night_matches_its_truth(seed):

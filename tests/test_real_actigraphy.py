@@ -135,6 +135,21 @@ def other_exports() -> dict:
         pytest.skip(f"cannot fetch the Actiware sample recordings ({WHEEL}): {exc}")
 
 
+def test_rest_intervals_of_all_four_exports_match_actiwares(rpx, other_exports):
+    """Issue 13's bar on real recordings, with the defaults: at least 70 % of Actiware's
+    REST intervals matched within 30 min at both ends, at most one extra period a week
+    (benchmarks/actigraphy_rest.py reports the same leaving one recording out)."""
+    from benchmarks.actigraphy_rest import run
+    from sensors.night_analysis import CountsParams
+
+    recs = dict(other_exports, eng=load_actiware(rpx))
+    results = [run(rec, CountsParams()) for rec in recs.values()]
+    hits, rest = sum(r["hits"] for r in results), sum(r["rest"] for r in results)
+    extra, weeks = sum(r["extra"] for r in results), sum(r["weeks"] for r in results)
+    print(f"{hits} of {rest} REST intervals matched, {extra} extra periods in {weeks:.1f} weeks")
+    assert hits >= 0.7 * rest and extra <= weeks
+
+
 def test_a_still_sleeper_and_quiet_days_give_one_night_a_day_and_no_daytime_sleep(other_exports):
     """The French export: a still sleeper whose wrist gives zero counts for hours at night
     (no-wear by Choi's 90 min rule) and quiet days under the wake threshold."""
