@@ -15,8 +15,8 @@ import platform
 import time
 from pathlib import Path
 
-from benchmarks import (actigraphy_rest, bottle_accuracy, daemon_resources, dashboard_latency, mqtt_latency,
-                        night_accuracy, night_envelope, replay_speed, storage_writes)
+from benchmarks import (actigraphy_rest, bottle_accuracy, daemon_memory, daemon_resources, dashboard_latency,
+                        mqtt_latency, night_accuracy, night_envelope, replay_speed, storage_writes)
 
 
 def main() -> int:
@@ -48,6 +48,8 @@ def main() -> int:
             lambda: dashboard_latency.main(["--requests", "20" if args.quick else "40"]))
     section("Live daemon resources (simulated sensors, MQTT and dashboard on)",
             lambda: daemon_resources.main(["--seconds", "60", "--other-seconds", "30"] if args.quick else []))
+    section("Live daemon memory page by page over 90 days of history; start-up; CPU (MQTT and dashboard on)",
+            lambda: daemon_memory.main(["--cpu-seconds", "60"] if args.quick else []))
     section("SD card writes per hour (simulated hour, real SQLite on disk)", lambda: storage_writes.main([]))
     header = f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, {time.strftime('%Y-%m-%d')}\n\n"
     out = Path(__file__).parent / "out"

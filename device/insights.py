@@ -13,12 +13,11 @@ where there is one, else the detector's verdict (:func:`device.labels.apply_labe
 
 The comparisons count *cramp nights* (nights with at least one cramp) among recorded
 nights (a stored sleep period) in two groups, and give the risk ratio with a 95 %
-confidence interval (Katz's log method, ``scipy.stats.contingency.relative_risk``) and
-a two-sided Fisher exact test (``scipy.stats.fisher_exact``). They describe
+confidence interval (Katz's log method) and a two-sided Fisher exact test, both from
+:mod:`device.stats` (plain Python: scipy would cost the daemon ~70 MB). They describe
 associations in one person's nights, never causes, and are no diagnosis.
 
->>> from device.actions import goal_ml as live_goal
-from device.config import Config
+>>> from device.config import Config
 >>> from device.storage import Store
 >>> result = analyse(Store(":memory:"), Config(), now=1793602800.0)
 >>> result["enough"], result["needed"]
@@ -28,13 +27,13 @@ from device.config import Config
 from __future__ import annotations
 
 import bisect
-import math
 from datetime import date, timedelta
 from typing import Any
 
 from device.actions import goal_ml as live_goal
 from device.config import Config
 from device.labels import apply_labels
+from device.stats import fisher_exact_p, relative_risk
 
 NOTE = ("These comparisons describe your own recorded nights. They show which nights had cramps more or less "
         "often, not what causes cramps, and they are not a diagnosis.")
@@ -133,23 +132,15 @@ def _group(label: str, rows: list[dict]) -> dict[str, Any]:
 def rate_ratio(exposed: tuple[int, int], reference: tuple[int, int], *, level: float = 0.95) -> dict[str, Any]:
     """Risk ratio of ``(cramp nights, nights)`` in two groups, its CI and Fisher's exact p.
 
-    scipy is imported here, not at module import: the daemon on a Pi Zero 2 W should
-    not pay for it at start-up.
+    No ratio when the reference group had no cramp night; no interval unless both had some.
     """
-    from scipy.stats import fisher_exact
-    from scipy.stats.contingency import relative_risk
-
     (a, n1), (b, n0) = exposed, reference
-    p = float(fisher_exact([[a, n1 - a], [b, n0 - b]], alternative="two-sided").pvalue)
-    ratio = low = high = None
-    if b > 0:
-        ratio = (a / n1) / (b / n0)
-        if a > 0:
-            ci = relative_risk(a, n1, b, n0).confidence_interval(confidence_level=level)
-            low, high = float(ci.low), float(ci.high)
-    return {"rate_ratio": None if ratio is None else round(ratio, 3),
-            "ci_low": None if low is None or math.isnan(low) else round(low, 3),
-            "ci_high": None if high is None or math.isnan(high) else round(high, 3),
+    p = fisher_exact_p([[a, n1 - a], [b, n0 - b]], alternative="two-sided")
+    rr = relative_risk(a, n1, b, n0, level=level)
+    shown = a > 0 and b > 0
+    return {"rate_ratio": round(rr.ratio, 3) if b > 0 else None,
+            "ci_low": round(rr.low, 3) if shown else None,
+            "ci_high": round(rr.high, 3) if shown else None,
             "p_value": round(p, 4)}
 
 

@@ -140,6 +140,16 @@ def test_rate_ratio_and_fisher_match_known_values():
     assert 0.15 < r["p_value"] < 0.2
 
 
+def test_rate_ratio_with_a_group_without_cramp_nights():
+    # no cramp night in the reference group: no ratio to show (it would be infinite), no interval
+    r = insights.rate_ratio((6, 20), (0, 20))
+    assert (r["rate_ratio"], r["ci_low"], r["ci_high"]) == (None, None, None) and 0 < r["p_value"] < 0.05
+    # none in the exposed group: the ratio is 0, still no interval (its upper end is undefined)
+    r = insights.rate_ratio((0, 20), (6, 20))
+    assert (r["rate_ratio"], r["ci_low"], r["ci_high"]) == (0.0, None, None) and 0 < r["p_value"] < 0.05
+    assert insights.rate_ratio((3, 30), (3, 30))["p_value"] == 1.0  # the likeliest table
+
+
 # -- the doctor flag -----------------------------------------------------------------------
 def week(store: Store, cramp_nights: set[int], *, denied: set[int] = frozenset(),
          confirmed: set[int] = frozenset()) -> float:
