@@ -7,7 +7,7 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from device.actions import ActionRefused
+from device.actions import ActionRefused, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ActionRefused)
     def action_refused(exc: ActionRefused):  # the action layer's refusal, with its status and field
         fields = {exc.field: str(exc).split(": ", 1)[-1]} if exc.field else None
-        return api_error(ApiError(exc.status, str(exc), fields))
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return api_error(ApiError(exc.status, str(exc), fields, headers=headers))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

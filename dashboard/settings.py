@@ -14,9 +14,12 @@ the MQTT ``goal`` command sets too); the page reads and writes those there, so e
 part sees one goal at once.
 
 Some fields are shown but not editable here: paths (``*_file``, ``*_dir``, where a
-logged-in page could point the daemon at any file), the dashboard's own binding, and
+logged-in page could point the daemon at any file), the dashboard's own binding,
 ``LOCKED_KEYS``, which are used before the settings table can be read (the database's
-integrity check at start).
+integrity check at start), and ``BROKER_KEYS``, the broker connection: the daemon sends
+the broker password to ``mqtt.host``, so a page must not choose where it goes or switch
+TLS off. Overrides of such keys stored by an older version are ignored (and dropped,
+with one log line) when the settings are first read.
 Fields that look secret are not shown at all.
 """
 
@@ -26,6 +29,7 @@ import functools
 import json
 import logging
 import re
+import sqlite3
 import threading
 from typing import Any
 
@@ -41,7 +45,9 @@ LIVE_KEYS = (GOAL_SETTING,)
 LOCKED_SECTIONS = {"dashboard"}
 LOCKED_SUFFIXES = ("_file", "_dir")
 LOCKED_KEYS = {"storage.integrity_check"}  # runs before the database (and its overrides) is read
+BROKER_KEYS = {"mqtt.host", "mqtt.port", "mqtt.username", "mqtt.tls", "mqtt.client_id"}  # where the password goes
 SECRET_WORDS = ("password", "secret", "token")
+FILE_ONLY = "can only be changed in the configuration file"
 
 
 class SettingsError(ValueError):
@@ -52,9 +58,18 @@ class SettingsError(ValueError):
         self.fields = fields
 
 
+def locked(section: str, name: str) -> str | None:
+    """Why ``section.name`` cannot be changed on the dashboard, or None if it can."""
+    key = f"{section}.{name}"
+    if key in BROKER_KEYS:
+        return f"{FILE_ONLY}: it is part of the broker connection, which is sent the broker password"
+    if section in LOCKED_SECTIONS or name.endswith(LOCKED_SUFFIXES) or key in LOCKED_KEYS:
+        return FILE_ONLY
+    return None
+
+
 def editable(section: str, name: str) -> bool:
-    return (section not in LOCKED_SECTIONS and not name.endswith(LOCKED_SUFFIXES)
-            and f"{section}.{name}" not in LOCKED_KEYS)
+    return locked(section, name) is None
 
 
 def secret(name: str, schema: dict) -> bool:
@@ -100,10 +115,33 @@ class SettingsService:
         self.config, self.store = config, store
         self._lock = threading.Lock()
         self._cache: tuple[str, Config] | None = None
+        self._drop_locked()
+
+    def _saved(self) -> dict[str, dict[str, Any]]:
+        """The overrides in the store, as they were saved."""
+        saved = self.store.get_setting(OVERRIDES_KEY, {}) or {}
+        return {s: dict(v) for s, v in saved.items() if isinstance(v, dict)} if isinstance(saved, dict) else {}
+
+    def _drop_locked(self) -> None:
+        """Drop saved overrides of keys that are not editable (saved by an older version)."""
+        with self._lock:
+            saved = self._saved()
+            stale = sorted(f"{s}.{k}={v!r:.80}" for s, values in saved.items() for k, v in values.items()
+                           if not editable(s, k))
+            if not stale:
+                return
+            log.warning("ignoring dashboard overrides %s: these can only be set in the configuration file "
+                        "(its values are used; the overrides are dropped)", ", ".join(stale))
+            kept = {s: {k: v for k, v in values.items() if editable(s, k)} for s, values in saved.items()}
+            try:
+                self.store.set_setting(OVERRIDES_KEY, {s: v for s, v in kept.items() if v})
+            except (sqlite3.Error, OSError):  # overrides() ignores them all the same; dropped at a later start
+                pass
 
     def overrides(self) -> dict[str, dict[str, Any]]:
-        """The saved overrides, with the live keys' current values."""
-        out = {s: dict(v) for s, v in (self.store.get_setting(OVERRIDES_KEY, {}) or {}).items()}
+        """The saved overrides of editable keys, with the live keys' current values."""
+        out = {s: {k: v for k, v in values.items() if editable(s, k)} for s, values in self._saved().items()}
+        out = {s: v for s, v in out.items() if v}
         sections = type(self.config).model_fields
         for key in LIVE_KEYS:
             section, name = key.split(".", 1)
@@ -167,8 +205,8 @@ class SettingsService:
                 for name in values:
                     if name not in known or secret(name, {}):
                         problems[f"{section}.{name}"] = "unknown setting"
-                    elif not editable(section, name):
-                        problems[f"{section}.{name}"] = "can only be changed in the configuration file"
+                    elif locked(section, name):
+                        problems[f"{section}.{name}"] = locked(section, name)
         if problems:
             raise SettingsError(problems)
         with self._lock:

@@ -11,6 +11,11 @@ value, 404 unknown target, 409 not possible now, 503 part not running) and, when
 field is wrong, its name; the surfaces turn it into their own answer (a 4xx with that
 field, a logged warning for MQTT). Nothing else escapes from an action on purpose.
 
+Every action that changes something is rate-limited per surface (:data:`RATE_LIMITS`,
+a token bucket per action and ``source``): asked for too often it is refused with
+:class:`RateLimited` (status 429, ``retry_after`` in seconds), after its value was
+checked and before anything is touched, so a program in a loop cannot fill the store.
+
 >>> from device.storage import Store
 >>> actions = Actions(Store(":memory:"), clock=lambda: 1_764_120_000.0)
 >>> actions.set_goal(2300, source="mqtt")
@@ -38,6 +43,7 @@ from typing import Any
 
 from device.errors import CrampwatchError
 from device.events import CrampLog
+from device.rate_limits import Limit, RateLimits
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,18 @@ DEFAULT_SNOOZE_MIN = 15
 CRAMP_MAX_AGE_S = 366 * 86400.0
 CRAMP_FUTURE_S = 300.0
 WAKE_ID = re.compile(r"^wake-(\d{1,16})$")
+# How often each action may run from one surface: generous for a person pressing buttons
+# in Home Assistant or on the dashboard (entering a few missed cramps, labelling a month
+# of wake-ups), tight for a program in a loop. A cramp is one a minute: 2,000 MQTT
+# commands with distinct times once stored 1,095 cramps in 3 s.
+RATE_LIMITS = {
+    "ack": Limit(burst=5, every_s=6.0),
+    "snooze": Limit(burst=5, every_s=6.0),
+    "goal": Limit(burst=10, every_s=3.0),
+    "tare": Limit(burst=3, every_s=20.0),
+    "cramp": Limit(burst=3, every_s=60.0),  # "I had a cramp", now or at a time given
+    "label": Limit(burst=30, every_s=5.0),  # a wake-up confirmed or denied as a cramp
+}
 
 
 class ActionRefused(CrampwatchError, ValueError):
@@ -60,6 +78,14 @@ class ActionRefused(CrampwatchError, ValueError):
         super().__init__(message)
         self.status = status
         self.field = field
+
+
+class RateLimited(ActionRefused):
+    """An action was asked for more often than :data:`RATE_LIMITS` allows (status 429)."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message, 429)
+        self.retry_after = retry_after  # whole seconds, as HTTP's Retry-After wants
 
 
 def check_number(action: str, key: str, value: Any, low: float, high: float, *, integer: bool = False) -> float:
@@ -84,15 +110,26 @@ class Actions:
     """The daemon's actions over its store and (looked up when used) its running parts.
 
     ``reminders()`` returns the reminder service or None; ``bottle()`` the bottle
-    worker or None.
+    worker or None. ``limits`` holds the rate limits' buckets (by default
+    :data:`RATE_LIMITS` on the monotonic clock).
     """
 
     def __init__(self, store, *, clock: Callable[[], float] = time.time,
-                 reminders: Callable[[], Any] = lambda: None, bottle: Callable[[], Any] = lambda: None):
+                 reminders: Callable[[], Any] = lambda: None, bottle: Callable[[], Any] = lambda: None,
+                 limits: RateLimits | None = None):
         self.store = store
         self.clock = clock
         self._reminders = reminders
         self._bottle = bottle
+        self.limits = limits if limits is not None else RateLimits(RATE_LIMITS)
+
+    def _take_turn(self, action: str, source: str) -> None:
+        """RateLimited when ``action`` from ``source`` came too often (nothing is touched then)."""
+        wait = self.limits.take(action, source)
+        if wait:
+            retry = max(1, math.ceil(wait))
+            raise RateLimited(f"{action}: asked too often from {source} (at most {self.limits.limits[action]}); "
+                              f"try again in {retry} s", retry)
 
     # -- reminders ------------------------------------------------------------------
     def _reminder_service(self, action: str):
@@ -103,7 +140,9 @@ class Actions:
 
     def ack(self, source: str = "api") -> dict:
         """Acknowledge the active (else the latest snoozed) reminder; returns it."""
-        done = self._reminder_service("ack").ack(source=source)
+        service = self._reminder_service("ack")
+        self._take_turn("ack", source)
+        done = service.ack(source=source)
         if done is None:
             raise ActionRefused("ack: no reminder is active", 409)
         return done
@@ -112,7 +151,9 @@ class Actions:
         """Snooze the active reminder for ``minutes`` (default 15); returns it."""
         minutes = DEFAULT_SNOOZE_MIN if minutes is None else minutes
         minutes = int(check_number("snooze", "minutes", minutes, *SNOOZE_RANGE_MIN, integer=True))
-        done = self._reminder_service("snooze").snooze(minutes, source=source)
+        service = self._reminder_service("snooze")
+        self._take_turn("snooze", source)
+        done = service.snooze(minutes, source=source)
         if done is None:
             raise ActionRefused("snooze: no reminder is active", 409)
         return done
@@ -125,6 +166,7 @@ class Actions:
     def set_goal(self, ml: float, source: str = "api") -> float:
         """Set the daily intake goal; every part reads it from the store at once."""
         ml = check_number("goal", "ml", ml, *GOAL_RANGE_ML)
+        self._take_turn("goal", source)
         self.store.set_setting(GOAL_SETTING, ml)
         log.info("daily goal set to %.0f mL (%s)", ml, source)
         return ml
@@ -138,8 +180,10 @@ class Actions:
 
     def tare(self, source: str = "api"):
         """Zero the empty scale (refused while the bottle stands on it); returns the calibration."""
+        worker = self._bottle_worker("tare")
+        self._take_turn("tare", source)
         try:
-            calibration = self._bottle_worker("tare").tare()
+            calibration = worker.tare()
         except ActionRefused:
             raise
         except ValueError as exc:
@@ -167,6 +211,7 @@ class Actions:
                 raise ActionRefused("cramp: t is in the future", field="t")
             if t < now - CRAMP_MAX_AGE_S:
                 raise ActionRefused("cramp: t is more than a year ago", field="t")
+        self._take_turn("cramp", source)
         event = CrampLog(t=round(t, 3), confirmed=True, source=source)
         return event, self.store.add_event(event)
 
@@ -183,6 +228,7 @@ class Actions:
         """Confirm (or deny, ``confirmed=False``) that a stored wake was a cramp."""
         if not isinstance(confirmed, bool):
             raise ActionRefused(f"cramp: confirmed must be true or false (got {confirmed!r:.40})", field="confirmed")
+        self._take_turn("label", source)
         if self.find_wake(wake_id) is None:
             raise ActionRefused(f"cramp: no stored wake {str(wake_id)[:60]!r}", 404, "wake_id")
         event = CrampLog(t=round(self.clock(), 3), confirmed=confirmed, wake_id=wake_id, source=source)

@@ -7,8 +7,10 @@ the dispatcher logs and ignores. Nothing here raises into the MQTT thread.
 
 What a command does is an action of :mod:`device.actions` (the same one the dashboard
 and the buttons call); :func:`action_handlers` maps each command to it. An action
-refused by its part (no active reminder, the bottle on the scale during a tare) is
-logged as one line and counted, like a refused payload.
+refused by its part (no active reminder, the bottle on the scale during a tare) or by
+its rate limit (:data:`device.actions.RATE_LIMITS`, e.g. one cramp a minute) is logged
+as one line and counted, like a refused payload. A flood of refusals is counted in full
+but logged at the pace of :data:`LOG_LIMIT` per command, so it cannot fill the log.
 
 =========  ===========================================  ===============================
 command    payloads                                      means
@@ -36,19 +38,22 @@ device.commands.CommandError: goal: ml must be between 250 and 10000 (got 99999)
 
 from __future__ import annotations
 
-import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from device import json_input
 from device.actions import (DEFAULT_SNOOZE_MIN, GOAL_RANGE_ML, SNOOZE_RANGE_MIN, WAKE_ID, ActionRefused, Actions,
-                            check_number)
+                            RateLimited, check_number)
 from device.errors import CrampwatchError
+from device.rate_limits import Limit, RateLimits
 
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 4096
+LOG_LIMIT = Limit(burst=10, every_s=10.0)  # refusal lines logged per command name
 __all__ = ["DEFAULT_SNOOZE_MIN", "GOAL_RANGE_ML", "SNOOZE_RANGE_MIN"]  # re-exported for discovery
 
 
@@ -98,22 +103,12 @@ def decode_payload(name: str, payload: bytes) -> Any:
     """Bytes to a JSON value (None for an empty payload); CommandError for anything unsafe."""
     if len(payload) > MAX_PAYLOAD:
         raise CommandError(f"{name}: payload of {len(payload)} bytes refused (at most {MAX_PAYLOAD})")
-    try:
-        text = payload.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise CommandError(f"{name}: payload is not valid UTF-8") from None
-    if not text:
+    if not payload.strip():
         return None
     try:
-        return json.loads(text, parse_constant=_no_constant)
-    except RecursionError:
-        raise CommandError(f"{name}: JSON nested too deeply") from None
-    except ValueError as exc:
-        raise CommandError(f"{name}: payload is not JSON ({exc})") from None
-
-
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a number")
+        return json_input.loads(payload)
+    except json_input.BadJson as exc:
+        raise CommandError(f"{name}: payload is {exc}") from None
 
 
 def _fields(name: str, value: Any, allowed: set[str], bare: str | None = None) -> dict[str, Any]:
@@ -182,6 +177,10 @@ Handler = Callable[[Any], None]
 class CommandDispatcher:
     """Routes parsed commands to handlers by name; logs and swallows every failure.
 
+    ``on_refused(counts)`` is told ``{"commands_refused": n, "commands_rate_limited": m}``
+    after each refusal (the daemon puts them in health). ``clock`` (monotonic seconds)
+    paces the refusal log lines.
+
     >>> seen = []
     >>> d = CommandDispatcher({"goal": seen.append})
     >>> d.dispatch("goal", b"1800"), d.dispatch("goal", b"[[["), seen
@@ -189,10 +188,14 @@ class CommandDispatcher:
     """
 
     def __init__(self, handlers: dict[str, Handler] | None = None, *,
-                 on_refused: Callable[[int], None] | None = None):
+                 on_refused: Callable[[dict[str, int]], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self._handlers: dict[str, Handler] = {}
         self._on_refused = on_refused
         self.refused = 0
+        self.rate_limited = 0
+        self._log_pace = RateLimits({name: LOG_LIMIT for name in (*COMMANDS, "unknown")}, clock=clock)
+        self._unlogged: dict[str, int] = {}
         for name, handler in (handlers or {}).items():
             self.register(name, handler)
 
@@ -206,33 +209,51 @@ class CommandDispatcher:
     def names(self) -> list[str]:
         return sorted(self._handlers)
 
-    def _refuse(self, exc: Exception) -> None:
+    def _refuse(self, name: str, why: str, *, limited: bool = False) -> None:
+        """Count a refusal; log it as one line unless this command's refusals come too fast."""
         self.refused += 1
-        log.warning("MQTT command ignored: %s", exc)
+        self.rate_limited += limited
+        key = name if name in COMMANDS else "unknown"
+        if not self._log_pace.take(key):
+            unlogged = self._unlogged.pop(key, 0)
+            log.warning("MQTT command ignored: %s%s", why,
+                        f" ({unlogged} more {key} command(s) refused before this, not logged)" if unlogged else "")
+        else:
+            if not self._unlogged.get(key):
+                log.warning("MQTT commands %s: too many refusals to log each; health counts them "
+                            "(mqtt.commands_refused)", key)
+            self._unlogged[key] = self._unlogged.get(key, 0) + 1
         if self._on_refused is not None:
-            self._on_refused(self.refused)
+            self._on_refused({"commands_refused": self.refused, "commands_rate_limited": self.rate_limited})
 
     def dispatch(self, name: str, payload: bytes) -> bool:
         """Parse and run one command; True if a handler ran without error."""
         try:
             command = parse_command(name, payload)
-        except CommandError as exc:
-            self._refuse(exc)
+        except (ValueError, OverflowError, RecursionError) as exc:  # CommandError, or a check it missed
+            self._refuse(name, _reason(name, exc))
             return False
         handler = self._handlers.get(name)
         if handler is None:
-            log.warning("MQTT command %r ignored: nothing handles it in this daemon", name)
+            self._refuse(name, f"{name}: nothing handles it in this daemon")
             return False
         try:
             handler(command)
-        except (CommandError, ActionRefused) as exc:
-            self._refuse(exc)
+        except (CommandError, ActionRefused, OverflowError, RecursionError) as exc:  # refused, not broken
+            self._refuse(name, _reason(name, exc), limited=isinstance(exc, RateLimited))
             return False
         except Exception:  # a broken handler must not stop the MQTT thread
             log.exception("MQTT command %r failed", name)
             return False
         log.info("MQTT command %s: %s", name, command)
         return True
+
+
+def _reason(name: str, exc: Exception) -> str:
+    """One line saying why a command was refused (our own refusals say it themselves)."""
+    if isinstance(exc, (CommandError, ActionRefused)):
+        return str(exc)
+    return f"{name[:40]}: {type(exc).__name__}: {str(exc)[:200]}"
 
 
 def action_handlers(actions: Actions, source: str = "mqtt") -> dict[str, Handler]:

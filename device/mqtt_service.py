@@ -2,8 +2,10 @@
 
 :class:`MqttService` is what the daemon starts. It is a consumer of the store, never
 a source of truth: events reach the broker from the store's durable outbox, the state
-JSON comes from the daemon's ``state_provider``, and commands go to handlers the daemon
-registers (``cramp`` has a default one that stores a :class:`~device.events.CrampLog`).
+JSON comes from the daemon's ``state_provider``, and commands run the actions of
+:mod:`device.actions`, each rate-limited. Refused commands (a bad payload, a refused
+action, too many too fast) are counted in health: ``mqtt.commands_refused``, and of
+those ``mqtt.commands_rate_limited``.
 
 Topics (``<base>`` is ``mqtt.base_topic``, by default ``crampwatch/<device id>``):
 
@@ -96,7 +98,7 @@ class MqttService:
         self._check_s = check_interval_s
         self.actions = actions or Actions(store, clock=clock)
         self.dispatcher = CommandDispatcher({**action_handlers(self.actions), **(handlers or {})},
-                                            on_refused=lambda n: health.measure("mqtt", commands_refused=n))
+                                            on_refused=lambda counts: health.measure("mqtt", **counts))
         self.client: MqttClient | None = None
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None

@@ -1,12 +1,14 @@
 """The JSON API through the test client: what it answers, what it stores, and clear 4xx
 errors naming the field for bad input (never a 500)."""
 
+import logging
+
 import pytest
 
 from dashboard.api.openapi import document
 from device.calibrate import load_calibration
 from tests.test_dashboard_fixtures import (  # noqa: F401  (fixtures)
-    NOW, TZ, FakeScale, app, client, health, post, reminders, scale, seeded, store,
+    CSRF, NOW, TZ, FakeScale, app, client, health, post, reminders, scale, seeded, store,
 )
 
 
@@ -273,6 +275,37 @@ def test_unknown_api_paths_and_methods_are_json(client):
 def test_a_huge_body_is_refused_cleanly(client):
     r = post(client, "/api/v1/settings", {"bottle": {"x": "a" * 100_000}}, method="PATCH")
     assert r.status_code == 413 and "error" in r.get_json()
+
+
+HUGE = b"1" + b"0" * 400
+
+
+@pytest.mark.parametrize("method,url,body,field", [
+    ("POST", "/api/v1/cramps", b"[" * 30_000, "body"),  # nested deeper than Python's parser goes
+    ("POST", "/api/v1/reminder/snooze", b'{"minutes": ' * 2_000 + b"1" + b"}" * 2_000, "body"),
+    ("PATCH", "/api/v1/settings", b'{"bottle": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", "body"),
+    ("POST", "/api/v1/reminder/snooze", b'{"minutes": 1e400}', "minutes"),  # parses as infinity
+    ("POST", "/api/v1/reminder/snooze", b'{"minutes": -1e400}', "minutes"),
+    ("POST", "/api/v1/reminder/snooze", b'{"minutes": ' + HUGE + b"}", "minutes"),  # too big for a float
+    ("POST", "/api/v1/cramps", b'{"t": ' + HUGE + b"}", "t"),
+    ("POST", "/api/v1/cramps", b'{"t": 1e400}', "t"),
+    ("POST", "/api/v1/calibration/known", b'{"grams": ' + HUGE + b"}", "grams"),
+    ("PATCH", "/api/v1/settings", b'{"hydration": {"goal_ml": ' + HUGE + b"}}", "hydration.goal_ml"),
+    ("PATCH", "/api/v1/settings", b'{"bottle": {"rate_hz": 1e400}}', "bottle.rate_hz"),
+    ("POST", "/api/v1/reminder/snooze", b'{"minutes": NaN}', "body"),  # not JSON
+    ("POST", "/api/v1/cramps", b'{"t": Infinity}', "body"),
+    ("POST", "/api/v1/cramps", b'{"t": ' + b"9" * 5000 + b"}", "body"),  # more digits than Python converts
+    ("POST", "/api/v1/cramps", b'{"night": "\xff\xfe"}', "body"),  # not UTF-8
+])
+def test_oversized_numbers_and_deep_nesting_are_a_400_naming_the_field(client, reminders, caplog, method, url,
+                                                                       body, field):
+    """Security finding 7: these gave 500 and a traceback."""
+    reminders.fire()
+    r = client.open(url, method=method, data=body, headers={"X-CSRF-Token": CSRF, "Content-Type": "application/json"})
+    assert r.status_code == 400, (r.status_code, r.get_data()[:300])
+    assert field in r.get_json()["fields"], r.get_json()
+    assert "Traceback" not in caplog.text and not [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+    assert reminders.calls == []
 
 
 def test_the_openapi_document_lists_exactly_the_api_routes(app):

@@ -90,6 +90,40 @@ def test_the_dispatcher_routes_logs_and_never_raises(caplog):
         d.register("reboot", print)
 
 
+@pytest.mark.parametrize("name, payload", [
+    ("goal", b"1" + b"0" * 400), ("goal", b'{"ml": -1' + b"0" * 400 + b"}"), ("snooze", b"1e400"),
+    ("cramp", b'{"t": 1' + b"0" * 400 + b"}"), ("goal", b"9" * 4097), ("goal", b"[" * 4000),
+    ("snooze", b'{"minutes": ' * 800 + b"1" + b"}" * 800), ("goal", b"NaN"), ("goal", b"-Infinity"),
+])
+def test_huge_numbers_and_deep_nesting_are_refused_counted_and_logged_as_one_line(tmp_path, caplog, name, payload):
+    """Security finding 7: a goal of 1 and 400 zeros logged an OverflowError traceback, uncounted."""
+    from device.health import Health
+
+    health = Health()
+    store = Store(tmp_path)
+    d = CommandDispatcher(action_handlers(Actions(store, clock=lambda: NOW)),
+                          on_refused=lambda counts: health.measure("mqtt", **counts))
+    assert d.dispatch(name, payload) is False
+    assert health.get("mqtt").to_dict()["commands_refused"] == 1
+    assert len(caplog.records) == 1 and caplog.records[0].levelname == "WARNING" and not caplog.records[0].exc_info
+    assert "Traceback" not in caplog.text and store.get_setting("hydration.goal_ml") is None
+
+
+@pytest.mark.parametrize("error", [OverflowError("int too large to convert to float"),
+                                   RecursionError("maximum recursion depth exceeded")])
+def test_an_overflow_or_recursion_in_a_handler_is_a_refusal_not_a_traceback(caplog, error):
+    counts = {}
+
+    def handler(command):
+        raise error
+
+    d = CommandDispatcher({"goal": handler}, on_refused=counts.update)
+    assert d.dispatch("goal", b"2000") is False
+    assert counts == {"commands_refused": 1, "commands_rate_limited": 0}
+    assert len(caplog.records) == 1 and not caplog.records[0].exc_info
+    assert f"goal: {type(error).__name__}" in caplog.text
+
+
 def test_the_cramp_command_stores_a_cramp_log_through_the_action(tmp_path):
     store = Store(tmp_path)
     store.add_event(Wake(start=1764110000.0, end=1764110300.0, bed_exit=True, cramp=False, score=0.2))

@@ -1,28 +1,32 @@
 """The JSON API under ``/api/v1``: what the pages show, and every change they make.
 
 Errors are JSON ``{"error": "...", "fields": {"name": "..."}}`` with a 4xx status that
-names the field at fault. The OpenAPI 3 document is at ``/api/v1/openapi.json``.
+names the field at fault (429 with Retry-After for an action asked for too often). The
+OpenAPI 3 document is at ``/api/v1/openapi.json``.
 """
 
 from __future__ import annotations
 
 import math
-
 from datetime import date
 
 from flask import Blueprint, request
 
 from dashboard.errors import ApiError, bad_field
+from device import json_input
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2100, 12, 31)
 
 
 def json_body() -> dict:
-    """The request's JSON object (a 400 naming the body otherwise)."""
+    """The request's JSON object (a 400 naming the body otherwise: not JSON, NaN, nested too deeply)."""
     if not request.is_json:
         raise ApiError(415, "send JSON (Content-Type: application/json)", {"body": "must be JSON"})
-    data = request.get_json(silent=True)
+    try:
+        data = json_input.loads(request.get_data(cache=True))
+    except json_input.BadJson as exc:
+        raise ApiError(400, f"the body is {exc}", {"body": f"is {exc}"}) from None
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object", {"body": "must be a JSON object"})
     return data

@@ -12,7 +12,7 @@ from dashboard.api import FIRST_DATE, LAST_DATE, boolean, bp, date_arg, int_arg,
 from dashboard.errors import ApiError, bad_field
 from dashboard.localtime import clock, night_of
 from dashboard.services import services
-from device.actions import ActionRefused
+from device.actions import ActionRefused, RateLimited
 
 CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
@@ -43,6 +43,8 @@ def label_wake(wake_id: str):
     cramp = boolean(json_body(), "cramp")
     try:
         event = svc.actions.label_wake(wake_id, cramp, source="dashboard")
+    except RateLimited:
+        raise  # a 429 with Retry-After (dashboard.errors)
     except ActionRefused as exc:  # the one refusal left once cramp is a boolean: no such wake
         raise ApiError(exc.status, f"no wake-up {wake_id[:60]!r}", {"wake_id": "not found"}) from None
     return jsonify({"id": event.id, "wake_id": wake_id, "cramp": cramp})
@@ -50,7 +52,11 @@ def label_wake(wake_id: str):
 
 @bp.post("/cramps")
 def add_cramp():
-    """Record a cramp the detector missed: ``{"t": unix}`` or ``{"night": date, "time": "HH:MM"}``."""
+    """Record a cramp the detector missed: ``{"t": unix}`` or ``{"night": date, "time": "HH:MM"}``.
+
+    Rate-limited like every way of logging a cramp (``device.actions.RATE_LIMITS``): a 429
+    with Retry-After when asked too often.
+    """
     svc = services()
     tz = svc.effective.tz
     data = json_body()
@@ -76,6 +82,8 @@ def add_cramp():
     field = "t" if "t" in data else "night"
     try:
         event, created = svc.actions.log_cramp(t, source="dashboard")
+    except RateLimited:
+        raise  # a 429 with Retry-After (dashboard.errors)
     except ActionRefused as exc:  # its age: named by the field the person gave
         raise bad_field(field, str(exc).split(": t ", 1)[-1]) from None
     t = event.t

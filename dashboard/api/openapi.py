@@ -114,7 +114,11 @@ def _op(summary: str, ok: dict, *, body: dict | None = None, params: list | None
         op["responses"][str(code)] = _err({400: "Invalid input (the field is named)", 403: "CSRF token missing",
                                            404: "Not found", 409: "Not possible now", 415: "Not JSON",
                                            422: "Cannot calibrate with these readings",
+                                           429: "Asked too often; wait Retry-After seconds",
                                            503: "Service unavailable"}[code])
+    if "429" in op["responses"]:
+        op["responses"]["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer", "minimum": 1},
+                                                             "description": "Seconds until it is allowed again"}}
     return op
 
 
@@ -143,7 +147,7 @@ def document() -> dict:
         "/wakes/{wake_id}/label": {"post": _op(
             "Confirm or deny that a wake-up was a cramp",
             _json(_obj(["id", "wake_id", "cramp"], id=STR, wake_id=STR, cramp=BOOL)),
-            body=_obj(["cramp"], cramp=BOOL), errors=CHANGE + (404,),
+            body=_obj(["cramp"], cramp=BOOL), errors=CHANGE + (404, 429),
             params=[{"name": "wake_id", "in": "path", "required": True, "schema": STR}])},
         "/cramps": {"post": _op(
             "Add a cramp the detector missed", _json(_obj(["id", "t", "night"], id=STR, t=NUM, time=STR,
@@ -152,14 +156,14 @@ def document() -> dict:
                                             "maximum": round(services().clock()) + 300,
                                             "description": "Unix time, within the last year"}),
                             _obj(["night", "time"], night=DATE, time=CLOCK)]},
-            errors=CHANGE, status="201")},
+            errors=CHANGE + (429,), status="201")},
         "/reminder": {"get": _op("The active reminder", _json(_obj(["active"], active=REMINDER)))},
         "/reminder/ack": {"post": _op("Acknowledge the active reminder", _json(_obj(["active"], active=REMINDER)),
-                                      errors=(403, 409, 503))},
+                                      errors=(403, 409, 429, 503))},
         "/reminder/snooze": {"post": _op("Snooze the active reminder", _json(_obj(["active"], active=REMINDER)),
                                          body=_obj(["minutes"], minutes={"type": "integer", "minimum": SNOOZE_RANGE_MIN[0],
                                                                          "maximum": SNOOZE_RANGE_MIN[1]}),
-                                         errors=CHANGE + (409, 503))},
+                                         errors=CHANGE + (409, 429, 503))},
         "/settings": {"get": _op("Every setting with its schema and value", _json(SETTINGS)),
                       "patch": _op("Change settings (validated like the config file)", _json(SETTINGS),
                                    body=_settings_body(type(services().config)),
