@@ -8,18 +8,16 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from datetime import timedelta
 
 from flask import Flask, url_for
 
+from dashboard.secret_key import SECRET_KEY_SETTING, secret_key  # noqa: F401  (the setting name: re-exported)
 from device.actions import Actions
 from device.config import Config
 from device.health import Health
 from device.storage import Store
-
-SECRET_KEY_SETTING = "dashboard.secret_key"
 
 
 def create_app(config: Config | None = None, *, store: Store | None = None, health: Health | None = None,
@@ -28,15 +26,16 @@ def create_app(config: Config | None = None, *, store: Store | None = None, heal
     """Build the dashboard for a daemon's parts (see :mod:`dashboard.services`).
 
     ``test_config`` overrides Flask settings and these: ``PASSWORD_HASH`` (instead of
-    the password file), ``LOGIN_LIMIT`` (failures per client per 5 minutes),
-    ``ALLOWED_HOSTS``, ``LIVE`` (keyword arguments of :class:`dashboard.live.LiveHub`).
+    the password file), ``LOGIN_LIMIT`` (login attempts per client per 5 minutes),
+    ``ALLOWED_HOSTS`` (more host names to answer to), ``LIVE`` (keyword arguments of
+    :class:`dashboard.live.LiveHub`).
     """
     from dashboard import api, auth, errors, insights, pages, security
     from dashboard.calibration import CalibrationWizard
     from dashboard.intake import Totals
     from dashboard.live import LiveHub
     from dashboard.passwords import PasswordCheck, password_path
-    from dashboard.ratelimit import FailureLimit
+    from dashboard.ratelimit import AttemptLimit
     from dashboard.services import Services, package_version
     from dashboard.settings import SettingsService
 
@@ -44,10 +43,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None, heal
     if store is None:
         store = Store(":memory:" if config.device.data_dir == ":memory:" else config.data_path)
     app = Flask(__name__)
-    secret = store.get_setting(SECRET_KEY_SETTING)
-    if not secret:
-        secret = secrets.token_hex(32)
-        store.set_setting(SECRET_KEY_SETTING, secret)
+    secret = secret_key(store)  # its own 0600 file beside the database (dashboard.secret_key)
     app.config.from_mapping(
         SECRET_KEY=secret, SESSION_COOKIE_NAME="crampwatch_session", SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(days=30),
@@ -65,7 +61,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None, heal
     app.extensions["crampwatch"] = svc
     passwords = PasswordCheck(password_path(config), fixed_hash=app.config.get("PASSWORD_HASH"))
     app.extensions["crampwatch.passwords"] = passwords
-    app.extensions["crampwatch.login_limit"] = FailureLimit(per_client=app.config["LOGIN_LIMIT"])
+    app.extensions["crampwatch.login_limit"] = AttemptLimit(per_client=app.config["LOGIN_LIMIT"])
     app.extensions["crampwatch.nav"] = list(pages.NAV)
 
     errors.init_app(app)

@@ -4,14 +4,17 @@
 to ``dashboard.password_file``, by default ``dashboard-password`` in the data
 directory, readable by its owner only. The password itself is never stored or logged.
 The dashboard re-reads the file when it changes, so a new password takes effect at
-once and logs every session out.
+once and logs every session out. An empty file, or none, means no password.
+
+Checking a password takes 32 MiB of memory (scrypt), so checks run one at a time: a
+burst of logins waits its turn instead of filling the memory of a small Pi.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import threading
 from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -21,6 +24,7 @@ from device.errors import ConfigError
 
 FILE_NAME = "dashboard-password"
 MIN_LENGTH = 8
+VERIFY_WAIT_S = 10.0  # how long a login waits for its turn at the password check
 
 
 def password_path(config: Config) -> Path | None:
@@ -41,20 +45,42 @@ def hash_password(password: str) -> str:
 
 def write_hash(path: Path, hashed: str) -> None:
     """Replace the hash file atomically (mode 0600, owned like its directory)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".dashboard-password.", dir=path.parent)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    replace_private_file(path, hashed + "\n")
+
+
+def replace_private_file(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically: mode 0600, owned like its directory.
+
+    Root runs ``crampwatch set-password`` in a directory that the service user owns and
+    where it can swap any name for a symlink at any moment. So nothing is done by name
+    but creating a new temporary file (O_EXCL: never an existing one; O_NOFOLLOW: never
+    through a symlink) and renaming it over ``path`` (a symlink there is replaced, not
+    followed); mode and owner are set on the open descriptor, never by path.
+    """
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(hashed + "\n")
-        os.chmod(tmp, 0o600)
-        if os.geteuid() == 0:  # root setting it for the service user: let the daemon read it
-            st = path.parent.stat()
-            os.chown(tmp, st.st_uid, st.st_gid)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        tmp = f".{path.name}.{os.urandom(6).hex()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                     dir_fd=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                os.fchmod(fh.fileno(), 0o600)  # whatever the umask
+                if os.geteuid() == 0:  # root writing it for the service user: the daemon must read it
+                    owner = os.fstat(directory)
+                    os.fchown(fh.fileno(), owner.st_uid, owner.st_gid)
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path.name, src_dir_fd=directory, dst_dir_fd=directory)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=directory)
+            except FileNotFoundError:
+                pass
+            raise
+    finally:
+        os.close(directory)
 
 
 def remove_hash(path: Path) -> bool:
@@ -66,11 +92,12 @@ def remove_hash(path: Path) -> bool:
 
 
 class PasswordCheck:
-    """Verifies passwords against the hash file (or a fixed hash, for tests)."""
+    """Verifies passwords against the hash file (or a fixed hash, for tests), one at a time."""
 
     def __init__(self, path: Path | None = None, *, fixed_hash: str | None = None):
         self.path, self._fixed = path, fixed_hash
         self._cached: tuple[float, str | None] | None = None
+        self._one_at_a_time = threading.Lock()
 
     def current_hash(self) -> str | None:
         if self._fixed is not None or self.path is None:
@@ -88,14 +115,20 @@ class PasswordCheck:
     def is_set(self) -> bool:
         return self.current_hash() is not None
 
-    def verify(self, password: str) -> bool:
-        hashed = self.current_hash()
-        if hashed is None:
-            return False
+    def verify(self, password: str, *, wait_s: float = VERIFY_WAIT_S) -> bool:
+        """True if ``password`` matches; raises TimeoutError when other checks kept it
+        waiting longer than ``wait_s``."""
+        if not self._one_at_a_time.acquire(timeout=wait_s):
+            raise TimeoutError("other password checks are running")
         try:
+            hashed = self.current_hash()
+            if hashed is None:
+                return False
             return check_password_hash(hashed, password)
         except (ValueError, TypeError):  # a damaged file never lets anyone in
             return False
+        finally:
+            self._one_at_a_time.release()
 
     def fingerprint(self) -> str:
         """Changes when the password changes (kept in sessions to end them)."""

@@ -1,9 +1,15 @@
-"""A sliding-window limit on failed logins, per client and for the whole device.
+"""A sliding-window limit on login attempts, one budget per client.
 
->>> limit = FailureLimit(per_client=2, overall=10, window_s=60, clock=lambda: 0.0)
->>> limit.fail("a"); limit.fail("a")
->>> limit.retry_after("a"), limit.retry_after("b")
-(60, 0)
+An attempt counts from the moment it starts (:meth:`AttemptLimit.begin`), before the
+password is checked, so parallel attempts cannot slip past the limit while the slow
+check runs; a successful login forgets the client's attempts (:meth:`succeed`). There
+is no device-wide budget: one client's failures never lock another client out.
+
+>>> limit = AttemptLimit(per_client=2, window_s=60, clock=lambda: 0.0)
+>>> limit.begin("a"), limit.begin("a"), limit.begin("a"), limit.begin("b")
+(0, 0, 60, 0)
+>>> limit.succeed("a"); limit.begin("a")
+0
 """
 
 from __future__ import annotations
@@ -14,45 +20,43 @@ import time
 from collections import deque
 
 
-class FailureLimit:
-    """Counts failures in the last ``window_s``; a key over its budget must wait."""
+class AttemptLimit:
+    """At most ``per_client`` attempts per key in the last ``window_s`` seconds."""
 
-    def __init__(self, *, per_client: int = 5, overall: int = 30, window_s: float = 300.0, clock=time.monotonic):
-        self.per_client, self.overall, self.window_s, self._clock = per_client, overall, window_s, clock
+    MAX_KEYS = 1000  # beyond this many clients, idle ones are forgotten
+
+    def __init__(self, *, per_client: int = 5, window_s: float = 300.0, clock=time.monotonic):
+        self.per_client, self.window_s, self._clock = per_client, window_s, clock
         self._lock = threading.Lock()
         self._by_key: dict[str, deque[float]] = {}
-        self._all: deque[float] = deque()
 
-    def _prune(self, q: deque[float], now: float) -> None:
-        while q and q[0] <= now - self.window_s:
-            q.popleft()
-
-    def retry_after(self, key: str) -> int:
-        """Seconds until ``key`` may try again (0: now)."""
-        now = self._clock()
-        with self._lock:
-            waits = []
-            q = self._by_key.get(key)
-            if q is not None:
-                self._prune(q, now)
-                if len(q) >= self.per_client:
-                    waits.append(q[0] + self.window_s - now)
-            self._prune(self._all, now)
-            if len(self._all) >= self.overall:
-                waits.append(self._all[0] + self.window_s - now)
-        return max((math.ceil(w) for w in waits), default=0)
-
-    def fail(self, key: str) -> None:
+    def begin(self, key: str) -> int:
+        """Count an attempt by ``key`` and return 0, or return the seconds it must wait
+        (and count nothing) when its budget is spent."""
         now = self._clock()
         with self._lock:
             q = self._by_key.setdefault(key, deque())
-            self._prune(q, now)
+            while q and q[0] <= now - self.window_s:
+                q.popleft()
+            if len(q) >= self.per_client:
+                return max(1, math.ceil(q[0] + self.window_s - now))
             q.append(now)
-            self._all.append(now)
-            if len(self._by_key) > 1000:  # forget idle clients
-                for k in [k for k, v in self._by_key.items() if not v or v[-1] <= now - self.window_s]:
-                    del self._by_key[k]
+            if len(self._by_key) > self.MAX_KEYS:
+                self._forget_idle(now)
+        return 0
+
+    def cancel(self, key: str) -> None:
+        """Take back ``key``'s latest attempt (it never reached the password check)."""
+        with self._lock:
+            q = self._by_key.get(key)
+            if q:
+                q.pop()
 
     def succeed(self, key: str) -> None:
+        """Forget ``key``'s attempts (it knew the password)."""
         with self._lock:
             self._by_key.pop(key, None)
+
+    def _forget_idle(self, now: float) -> None:
+        for k in [k for k, q in self._by_key.items() if not q or q[-1] <= now - self.window_s]:
+            del self._by_key[k]

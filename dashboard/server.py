@@ -76,6 +76,11 @@ class DashboardServer:
         _probe(self.host, self.port)  # waitress leaks its sockets when its own bind fails
         self._server = create_server(self.app, host=self.host, port=self.port, threads=self.threads,
                                      ident="crampwatch", clear_untrusted_proxy_headers=True,
+                                     # a TLS proxy on this machine (docs/reverse-proxy.md) says
+                                     # who its client is: that address, not loopback, is the
+                                     # peer the access rules and the login limit see
+                                     trusted_proxy="127.0.0.1", trusted_proxy_count=1,
+                                     trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
                                      channel_timeout=60, connection_limit=64,
                                      # keep reading while a request runs, so a live stream
                                      # learns at once that its browser went away

@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("set-password", parents=[common],
                        help="set the dashboard password (read from stdin when it is not a terminal)")
     p.add_argument("--data-dir", help="override device.data_dir")
-    p.add_argument("--remove", action="store_true", help="remove the password (the dashboard then only serves loopback)")
+    p.add_argument("--remove", action="store_true",
+                   help="remove the password (the dashboard then answers only requests from this machine)")
 
     p = sub.add_parser("calibrate", parents=[common], help="interactive scale calibration")
     p.add_argument("--simulate", action="store_true", help="calibrate the simulated scale")
@@ -221,6 +222,7 @@ def cmd_set_password(args) -> int:
         raise _bad("no place for the password: set dashboard.password_file or device.data_dir")
     if args.remove:
         print(f"dashboard password {'removed' if remove_hash(path) else 'was not set'} ({path})", file=sys.stderr)
+        _end_dashboard_sessions(config)
         return 0
     if sys.stdin.isatty():
         password = getpass.getpass("New dashboard password: ")
@@ -229,8 +231,25 @@ def cmd_set_password(args) -> int:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     write_hash(path, hash_password(password))
+    _end_dashboard_sessions(config)
     print(f"dashboard password set (salted hash in {path}); open sessions are logged out", file=sys.stderr)
     return 0
+
+
+def _end_dashboard_sessions(config) -> None:
+    """Increase the dashboard's session generation in the store, so open sessions end."""
+    import sqlite3
+
+    from dashboard.security import end_all_sessions
+    from device.storage import DB_NAME, Store
+
+    if config.device.data_dir == ":memory:" or not (config.data_path / DB_NAME).exists():
+        return  # no database yet: the daemon never ran, so no session to end
+    try:
+        with Store(config.data_path) as store:
+            end_all_sessions(store)
+    except (CrampwatchError, sqlite3.Error, OSError) as exc:  # the new hash still ends them
+        print(f"warning: could not record the end of open dashboard sessions: {exc}", file=sys.stderr)
 
 
 def cmd_export(args) -> int:
@@ -270,7 +289,9 @@ def cmd_report(args) -> int:
         html = write_report(store, config, args.weeks)
     if args.out:
         try:
-            with open(args.out, "w", encoding="utf-8") as f:
+            from device.storage import private_opener  # health data: the owner's only
+
+            with open(args.out, "w", encoding="utf-8", opener=private_opener) as f:
                 f.write(html)
         except OSError as exc:
             raise _bad(f"cannot write {args.out}: {exc.strerror}") from None

@@ -84,7 +84,10 @@ def write_atomic(path: Path, data: dict) -> None:
     """Replace ``path`` with ``data`` as JSON; readers see the old or the new file, never half."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        # the owner's only, like the database beside it (open() would give 0644 with umask 022)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with open(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), 0o600)  # a stale temporary file of an earlier run keeps its mode
             json.dump(data, f, indent=1, sort_keys=True)
         os.replace(tmp, path)
     except BaseException:

@@ -8,7 +8,7 @@ from typing import TextIO
 
 import numpy as np
 
-from device.traces import read_trace
+from device.traces import check_ranges, read_trace
 
 # Feed the detector an hour of samples at a time when showing progress; the result
 # does not depend on the chunking (the detectors guarantee that).
@@ -65,9 +65,12 @@ def replay_counts(path, out: TextIO) -> int:
     from sensors.night_analysis import analyze_counts
 
     if _is_actiware(path):
-        from sensors.actiware import read_actiware
+        from sensors.actiware import load_actiware
 
-        t, counts, _rest, _scoring = read_actiware(path)
+        rec = load_actiware(path)
+        t, counts = rec.t, rec.counts
+        # what read_trace checks in a t,count file: plausible times and counts, a 10-60 s epoch
+        check_ranges(path, "counts", t, counts, lines=rec.lines)
     else:
         data = read_trace(path, "counts")
         t, counts = data[:, 0], data[:, 1]
@@ -77,10 +80,14 @@ def replay_counts(path, out: TextIO) -> int:
 
 
 def _is_actiware(path) -> bool:
-    """An Actiware export starts with its own header block, not with ``t,count``."""
+    """An Actiware export starts with its own header block (a quoted title such as
+    ``"Actiware Export File"``, or ``"Key:","Value"`` lines), not with ``t,count``."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             first = f.readline().lstrip("\ufeff").strip().lower()
     except OSError:
         return False  # read_trace reports the missing file with its own message
-    return bool(first) and not first.replace(" ", "").startswith("t,count")
+    if not first or first.replace(" ", "").startswith("t,count"):
+        return False
+    # a plain header of other names (time,count) is a t,count file with a wrong header
+    return first.startswith('"') or ":" in first or "actiware" in first

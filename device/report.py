@@ -244,13 +244,15 @@ def write_summaries(store, config: Config, directory, *, now: float | None = Non
     def local(t):
         return "" if t is None else datetime.fromtimestamp(t, tz).isoformat(timespec="seconds")
 
+    from device.storage import private_opener  # health data: the owner's only
+
     daily, nightly = out / "daily.csv", out / "nightly.csv"
-    with open(daily, "w", newline="", encoding="utf-8") as f:
+    with open(daily, "w", newline="", encoding="utf-8", opener=private_opener) as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(DAY_COLUMNS)
         for r in rows:
             w.writerow([r["night"]] + [cell(r[k]) for k in DAY_COLUMNS[1:]])
-    with open(nightly, "w", newline="", encoding="utf-8") as f:
+    with open(nightly, "w", newline="", encoding="utf-8", opener=private_opener) as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(NIGHT_COLUMNS + ["day_" + k for k in DAY_COLUMNS[1:]])
         for r in rows:

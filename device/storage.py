@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import stat
 import threading
 import time
 from collections import deque
@@ -36,6 +37,12 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "crampwatch.sqlite3"
 HOUR_S = 3600.0
+# The database holds health data: the data directory and every file in it are the
+# owner's only, whatever the umask (the service's unit sets UMask=0077; a run by hand
+# usually has 022, which would leave them readable by every local user).
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 class StorageCorrupt(StorageError):
@@ -61,8 +68,12 @@ class Store:
                  outbox: bool = False, check: str = "off"):
         path = str(path)
         if path != ":memory:" and (os.path.isdir(path) or not path.endswith((".sqlite3", ".db"))):
-            os.makedirs(path, exist_ok=True)
+            private_dir(path)
             path = os.path.join(path, DB_NAME)
+        if path != ":memory:":
+            create_private(path)  # before SQLite creates it 0644; its -wal and -shm take its mode
+            for name in (path, *(path + side for side in SQLITE_SIDE_FILES)):
+                private_file(name)  # a database from before this release
         self.path = path
         self._clock = clock
         self._lock = threading.RLock()
@@ -390,9 +401,73 @@ def copy_aside(path: str, suffix: str) -> str:
     """Copy a database file (and its WAL, if any) to ``<path>.<suffix>``; return the copy's path."""
     target = f"{path}.{suffix}"
     shutil.copy2(path, target)
+    os.chmod(target, FILE_MODE)
     if os.path.exists(path + "-wal"):
         shutil.copy2(path + "-wal", target + "-wal")
+        os.chmod(target + "-wal", FILE_MODE)
     return target
+
+
+# -- file modes ------------------------------------------------------------------------
+def private_dir(path: str | os.PathLike) -> None:
+    """Create the data directory ``path`` with mode 0700 (parents as usual), or take
+    group and other access away from an existing one that this user owns.
+
+    Shared places are left as they are: a sticky directory (``/tmp``) or the home
+    directory named as the data directory.
+    """
+    try:
+        os.makedirs(path, mode=DIR_MODE)  # the mode applies to the last component only
+        return
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+    _tighten(path, directory=True)
+
+
+def private_file(path: str | os.PathLike) -> None:
+    """Take group and other access away from ``path``, if it exists and this user owns it."""
+    _tighten(path, directory=False)
+
+
+def create_private(path: str | os.PathLike) -> None:
+    """Create an empty ``path`` with mode 0600 unless it exists (SQLite takes an empty
+    file for an empty database); SQLite reports a path it cannot use in its own words."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE))
+    except OSError:
+        pass
+
+
+def private_opener(path, flags: int) -> int:
+    """``open(..., opener=private_opener)``: a file it creates is the owner's only (exports)."""
+    return os.open(path, flags | os.O_CLOEXEC, FILE_MODE)
+
+
+def _tighten(path, *, directory: bool) -> None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    mode = stat.S_IMODE(st.st_mode)
+    if not mode & 0o077 or st.st_uid != os.geteuid():
+        return  # private already, or someone else's (root reading the service's data)
+    if directory and (mode & stat.S_ISVTX or _is_home(st)):
+        return
+    try:
+        os.chmod(path, mode & ~0o077)
+    except OSError as exc:
+        log.warning("cannot make %s private (mode %o): %s", path, mode & ~0o077, exc.strerror or exc)
+        return
+    log.info("%s was readable by other users (mode %o); now %o", path, mode, mode & ~0o077)
+
+
+def _is_home(st: os.stat_result) -> bool:
+    try:
+        home = os.stat(os.path.expanduser("~"))
+    except OSError:
+        return False
+    return (home.st_dev, home.st_ino) == (st.st_dev, st.st_ino)
 
 
 def open_store(data_dir: str | os.PathLike) -> Store:

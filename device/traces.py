@@ -49,6 +49,7 @@ def read_trace(path: str | os.PathLike, kind: str) -> np.ndarray:
             rest = path.read_text(encoding="utf-8").partition("\n")[2].rstrip()
         data = _slow_parse(path, rest.splitlines(), len(columns), allow_missing=(kind == "counts"))
     _check_times(path, data[:, 0], allow_nan_values=(kind == "counts"), values=data[:, 1:])
+    check_ranges(path, kind, data[:, 0], data[:, 1:])
     return data
 
 
@@ -129,6 +130,58 @@ def _check_times(path: Path, t: np.ndarray, *, allow_nan_values: bool, values: n
     if back.any():
         row = int(np.argmax(back)) + 1
         raise TraceError(f"{path}:{row + 2}: time {float(t[row])!r} does not increase (previous {float(t[row - 1])!r})")
+
+
+# What a trace's numbers may be. Beyond these a file is damaged or not what its header
+# says, and the detectors would overflow or (a counts grid) allocate without bound.
+TIME_RANGE_S = (0.0, 253402300800.0)  # Unix seconds from 1970 to the end of 9999
+VALUE_LIMIT = {"bottle": 1e6, "bed": 1e3, "counts": 1e9}  # largest size: grams, g, counts an epoch
+COUNTS_EPOCH_S = (10.0, 60.0)  # DESIGN.md: any fixed epoch from 10 s to 60 s
+COUNTS_MAX_DAYS = 366
+
+
+def check_ranges(path, kind: str, t: np.ndarray, values: np.ndarray, lines=None) -> None:
+    """Raise TraceError naming the line of the first number out of range for ``kind``.
+
+    Times are Unix seconds from 1970 to 9999; values are within ``VALUE_LIMIT``, counts
+    never negative (NaN: a missing epoch); counts come at a fixed epoch of 10 to 60 s
+    (their median spacing) and span at most ``COUNTS_MAX_DAYS``. ``lines`` are the
+    rows' line numbers in the file (default: the header, then one row a line).
+    """
+    t = np.asarray(t, dtype=float)
+    values = np.asarray(values, dtype=float).reshape(len(t), -1)
+
+    def where(i: int) -> str:
+        return f"{path}:{int(lines[i]) if lines is not None else i + 2}"
+
+    bad = ~((t >= TIME_RANGE_S[0]) & (t < TIME_RANGE_S[1]))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise TraceError(f"{where(i)}: time {float(t[i])!r} is not a Unix time between 1970 and 9999")
+    limit = VALUE_LIMIT[kind]
+    with np.errstate(invalid="ignore"):  # NaN counts compare False: missing is fine
+        out = (np.abs(values) > limit) | ((values < 0) if kind == "counts" else False)
+    if out.any():
+        i = int(np.argmax(out.any(axis=1)))
+        col = int(np.argmax(out[i]))
+        name, value = COLUMNS[kind][col + 1], float(values[i, col])
+        if kind == "counts" and value < 0:
+            raise TraceError(f"{where(i)}: {name} {value:g} is negative (a missing epoch is an empty count)")
+        raise TraceError(f"{where(i)}: {name} {value:g} is out of range (-{limit:g} to {limit:g} in a {kind} trace)")
+    if kind != "counts" or len(t) < 2:
+        return
+    gaps = np.diff(t)
+    epoch = float(np.median(gaps))
+    low, high = COUNTS_EPOCH_S
+    if not low <= epoch <= high:
+        i = int(np.argmax(gaps < low if epoch < low else gaps > high)) + 1
+        raise TraceError(f"{where(i)}: rows are {epoch:g} s apart (the median spacing); "
+                         f"activity counts need a fixed epoch of {low:g} to {high:g} s")
+    far = t - t[0] > COUNTS_MAX_DAYS * 86400.0
+    if far.any():
+        i = int(np.argmax(far))
+        raise TraceError(f"{where(i)}: time {float(t[i])!r} is {(t[i] - t[0]) / 86400:.0f} days after the first "
+                         f"row's; a counts recording spans at most {COUNTS_MAX_DAYS} days")
 
 
 def write_trace(path: str | os.PathLike, kind: str, data: np.ndarray, decimals: tuple[int, ...] | None = None) -> Path:

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -63,6 +64,7 @@ class ActiwareRecording:
     epoch_s: float
     utc_offset_s: float  # local time = UTC + offset
     header: dict[str, str]
+    lines: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # file line of each epoch
 
 
 def read_actiware(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -89,8 +91,8 @@ def load_actiware(path: str | os.PathLike) -> ActiwareRecording:
     header = _header(rows)
     if not header:
         raise TraceError(f"{path}:1: not an Actiware export (no 'Key:','Value' header lines)")
-    epoch_s = _epoch_length(header, path)
-    offset = _utc_offset(header)
+    epoch_s = _epoch_length(header, path, rows)
+    offset = _utc_offset(header, path, rows)
     table_at = _epoch_table(rows)
     if table_at is None:
         raise TraceError(f"{path}: no epoch-by-epoch table (a row starting 'Line','Date','Time')")
@@ -128,6 +130,7 @@ def load_actiware(path: str | os.PathLike) -> ActiwareRecording:
         epoch_s=epoch_s,
         utc_offset_s=offset,
         header=header,
+        lines=np.array([n for n, _ in body], dtype=np.int64),
     )
 
 
@@ -143,23 +146,39 @@ def _header(rows: list[list[str]]) -> dict[str, str]:
     return out
 
 
-def _epoch_length(header: dict[str, str], path: Path) -> float:
+def _epoch_length(header: dict[str, str], path: Path, rows: list[list[str]]) -> float:
     for key in _EPOCH_KEYS:
         if key in header:
             try:
-                return float(header[key].replace(",", "."))
+                epoch = float(header[key].replace(",", "."))
             except ValueError:
-                break
+                epoch = math.nan
+            if not 1 <= epoch <= 3600:  # NaN too: Actiwatches record epochs of 15 s to 2 min
+                raise TraceError(f"{path}:{_header_line(rows, key)}: epoch length {header[key][:30]!r} "
+                                 "is not a number of seconds from 1 to 3600")
+            return epoch
     raise TraceError(f"{path}: no 'Epoch Length:' in the header")
 
 
-def _utc_offset(header: dict[str, str]) -> float:
+def _utc_offset(header: dict[str, str], path: Path, rows: list[list[str]]) -> float:
     for key in _OFFSET_KEYS:
         m = re.fullmatch(r"([+-])(\d{1,2}):(\d{2})", header.get(key, ""))
         if m:
+            hours, minutes = int(m.group(2)), int(m.group(3))
+            if hours > 14 or minutes > 59:  # time zones run from UTC-12:00 to UTC+14:00
+                raise TraceError(f"{path}:{_header_line(rows, key)}: time zone offset {header[key]!r} "
+                                 "is not a time zone offset (-12:00 to +14:00)")
             sign = -1.0 if m.group(1) == "-" else 1.0
-            return sign * (int(m.group(2)) * 3600 + int(m.group(3)) * 60)
+            return sign * (hours * 3600 + minutes * 60)
     return 0.0  # no offset given: the local times are taken as UTC
+
+
+def _header_line(rows: list[list[str]], key: str) -> int:
+    """The line of header ``key`` (as :func:`_header` spells it)."""
+    for number, r in enumerate(rows, start=1):
+        if r and r[0].lower().replace("\xa0", " ") == key:
+            return number
+    return 1
 
 
 def _epoch_table(rows: list[list[str]]) -> int | None:
@@ -226,6 +245,8 @@ def _local(date: str, time: str, day_first: bool, path: Path, number: int) -> fl
         year += 2000
     hour, minute, sec = int(tm.group(1)), int(tm.group(2)), int(tm.group(3) or 0)
     ampm = (tm.group(4) or "").lower()
+    if hour > (12 if ampm else 23) or minute > 59 or sec > 59:  # 99:00 on 31/12/9999 would overflow
+        raise TraceError(f"{path}:{number}: not a valid time {time!r}")
     if ampm:
         hour = hour % 12 + (12 if ampm == "pm" else 0)
     try:

@@ -310,7 +310,10 @@ def oakley_weights(epoch_s: float) -> np.ndarray:
 def score_counts(counts: np.ndarray, epoch_s: float, threshold: float = 40.0) -> np.ndarray:
     """Awake (True) per epoch by the Actiware/Oakley rule; missing counts count as 0."""
     c = np.nan_to_num(np.asarray(counts, dtype=float), nan=0.0)
-    total = np.convolve(c, oakley_weights(epoch_s), mode="same")
+    w = oakley_weights(epoch_s)
+    # the centred part of the full convolution, as long as the counts: mode="same" would
+    # return len(w) values for a recording shorter than the window (under 9 epochs of 30 s)
+    total = np.convolve(c, w)[(len(w) - 1) // 2:][:len(c)]
     return total > threshold
 
 

@@ -5,6 +5,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -138,6 +139,13 @@ def test_the_shipped_unit_has_what_the_appliance_needs():
     for device in ("char-gpiochip", "char-i2c", "/dev/gpiomem"):
         assert device in allowed
     assert "PrivateDevices" not in service  # it would hide /dev/gpiochip* and /dev/i2c-*
+    # health data: files the daemon creates and its state directory are its own only
+    assert service["UMask"] == ["0077"] and service["StateDirectoryMode"] == ["0700"]
+    assert service["ProtectProc"] == ["invisible"] and service["RemoveIPC"] == ["yes"]
+    assert "ProcSubset" not in service  # gpiozero reads the board from /proc/device-tree or /proc/cpuinfo
+    # an allow list first, then the groups taken out of it
+    assert service["SystemCallFilter"] == ["@system-service", "~@privileged @resources"]
+    assert service["SystemCallErrorNumber"] == ["EPERM"]
     assert "time-sync.target" in unit["Unit"]["After"][0] and unit["Unit"]["Wants"] == ["time-sync.target"]
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
 
@@ -163,6 +171,37 @@ def test_install_service_writes_the_unit_and_prints_the_next_steps(tmp_path, cap
                                capture_output=True, text=True, timeout=60, cwd=tmp_path)
         assert check.returncode == 0, check.stderr
         assert "crampwatch.service" not in check.stderr, check.stderr  # no warnings about our unit
+
+
+def test_the_sandbox_scores_better_than_before_the_hardening(tmp_path):
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze is not installed")
+    unit = tmp_path / UNIT_NAME
+    unit.write_text(render_unit("/usr/bin/crampwatch")[0])
+    check = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)],
+                           capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False)
+    exposure = float(check.stdout.rsplit("Overall exposure level for", 1)[1].split(":")[1].split()[0])
+    assert exposure <= 1.8, check.stdout  # 2.2 before ProtectProc, RemoveIPC, ~@privileged @resources, UMask=0077
+
+
+def test_install_service_never_writes_through_a_planted_symlink(tmp_path, capsys):
+    dest = tmp_path / "units"  # --dest: a directory someone else can write to
+    dest.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    os.chmod(victim, 0o600)
+    (dest / f".{UNIT_NAME}.tmp").symlink_to(victim)  # where the unit used to be staged
+    old = os.umask(0o077)
+    try:
+        assert main(["install-service", "--dest", str(dest)]) == 0
+    finally:
+        os.umask(old)
+    capsys.readouterr()
+    assert victim.read_text() == "precious\n" and stat.S_IMODE(victim.stat().st_mode) == 0o600
+    unit = dest / UNIT_NAME
+    assert not unit.is_symlink() and stat.S_IMODE(unit.stat().st_mode) == 0o644  # systemd must read it
+    assert parse_unit(unit.read_text())["Service"]["User"] == ["crampwatch"]
+    assert sorted(os.listdir(dest)) == sorted([f".{UNIT_NAME}.tmp", UNIT_NAME])  # no temporary file left
 
 
 def test_install_service_into_an_unwritable_place_exits_2(tmp_path, capsys):

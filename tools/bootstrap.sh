@@ -17,7 +17,16 @@ apt_install() {  # apt_install PKG... : install the Debian packages that are abs
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing Debian packages: ${missing[*]}" >&2
         as_root apt-get update -qq
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        # installed, never started: no package's service (nginx, caddy) may take a port
+        local guard=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            guard=/usr/sbin/policy-rc.d
+            printf '#!/bin/sh\nexit 101\n' | as_root tee "$guard" >/dev/null && as_root chmod 755 "$guard"
+        fi
+        local status=0
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || status=$?
+        [ -z "$guard" ] || as_root rm -f "$guard"
+        return "$status"
     fi
 }
 
@@ -27,7 +36,11 @@ case ",${1:-}," in
         # the dashboard's end-to-end tests drive Debian's Chromium (tests/test_dashboard_browser.py)
         [ -x /usr/bin/chromium ] || apt_install chromium
         # the wall-clock step tests run the daemon under libfaketime (tests/test_faults_clock.py)
-        ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || apt_install faketime ;;
+        ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || apt_install faketime
+        # docs/reverse-proxy.md's configurations are checked by the proxies themselves
+        # (tests/test_reverse_proxy_docs.py); installed, never started
+        command -v caddy >/dev/null || apt_install caddy
+        command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx ;;
 esac
 
 PYTHON=${PYTHON:-python3}
