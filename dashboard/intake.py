@@ -1,121 +1,44 @@
 """Drinking against the goal: today's pace, daily totals, weekly and monthly views, streaks.
 
-The goal, wake time, bedtime, cutoff and pace shape come from whichever configuration
-section declares them (``goal_ml``, ``wake_time``, ``bedtime``, ``cutoff_h``,
-``front_load``: today ``[hydration]``), else the reminder defaults (2000 mL, 07:00,
-23:00, 2 h, even pace). A goal set by the ``goal`` command (MQTT or this dashboard)
-is kept in the store's settings under the same dotted key and wins over the file.
-The expected pace is the reminder policy's: ``x * (1 + front_load * (1 - x))`` of the
-goal at fraction ``x`` of the drinking window. Past days are measured against
-today's goal.
-
-A day is crampwatch's one day (:func:`scheduler.policy.day_bounds`): from halfway
-through the night before to halfway through the night after (03:00 to 03:00 with the
-default wake time and bedtime), as the reminders, insights and the MQTT state count it.
-A drink at 00:30 before going to bed counts to the evening's day.
+Everything about the day comes from the reminder policy, looked up by the real settings
+keys (``[hydration]`` ``wake_time``, ``bedtime``, ``cutoff_h``, ``front_load``, in the
+dashboard's effective configuration): a day's bounds (:func:`scheduler.policy.day_bounds`:
+from halfway through the night before to halfway through the night after, 03:00 to 03:00
+with the default wake time and bedtime, as the reminders, insights and the MQTT state
+count it; a drink at 00:30 before going to bed counts to the evening's day), its drinking
+window and the expected pace (:class:`scheduler.policy.DayPlan` and
+:func:`scheduler.policy.expected_ml`). The goal is :func:`device.actions.goal_ml`: the
+one last set by a person (the ``goal`` action, from MQTT or this dashboard), else the
+configured ``hydration.goal_ml``. Past days are measured against today's goal.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from types import SimpleNamespace
 from datetime import date, time, timedelta
-from zoneinfo import ZoneInfo
 
-from device.config import Config
 from dashboard.localtime import DayIndex, at, clock
-
-NAMES = {"goal_ml": ("goal_ml", "daily_goal_ml"), "wake": ("wake_time",), "bed": ("bedtime", "bed_time"),
-         "cutoff_h": ("cutoff_h", "cutoff_hours"), "front_load": ("front_load",)}
-
-
-def find_setting(config: Config, names: tuple[str, ...]) -> tuple[str | None, object]:
-    """The first field named one of ``names`` in any section: (``section.key``, value)."""
-    for section_name in type(config).model_fields:
-        section = getattr(config, section_name)
-        for name in names:
-            if name in getattr(type(section), "model_fields", {}):
-                return f"{section_name}.{name}", getattr(section, name)
-    return None, None
+from device.actions import GOAL_SETTING, goal_ml
+from device.config import Config
+from scheduler import policy
 
 
-def _as_time(value, default: time) -> time:
-    if isinstance(value, time):
-        return value
-    if isinstance(value, str):
-        try:
-            return time.fromisoformat(value)
-        except ValueError:
-            pass
-    return default
+def goal(store, config: Config) -> float:
+    """Today's goal (:func:`device.actions.goal_ml`)."""
+    return goal_ml(store, config.hydration.goal_ml)
 
 
-@dataclass(frozen=True)
-class DayPlan:
-    """The day's goal and its drinking window (wake time to bedtime minus the cutoff)."""
-
-    goal_ml: float = 2000.0
-    wake: time = time(7)
-    bed: time = time(23)
-    cutoff_h: float = 2.0
-    goal_key: str | None = None
-    front_load: float = 0.0
-
-    @classmethod
-    def from_config(cls, config: Config, store=None) -> DayPlan:
-        goal_key, goal = find_setting(config, NAMES["goal_ml"])
-        if goal_key and store is not None:
-            goal = store.get_setting(goal_key, goal)
-        _, wake = find_setting(config, NAMES["wake"])
-        _, bed = find_setting(config, NAMES["bed"])
-        _, cutoff = find_setting(config, NAMES["cutoff_h"])
-        _, front = find_setting(config, NAMES["front_load"])
-        return cls(float(goal) if goal else cls.goal_ml, _as_time(wake, cls.wake), _as_time(bed, cls.bed),
-                   float(cutoff) if cutoff is not None else cls.cutoff_h, goal_key, float(front or 0.0))
-
-    @property
-    def clock_times(self) -> SimpleNamespace:
-        """Wake time and bedtime as the policy reads them (``HH:MM``)."""
-        return SimpleNamespace(wake_time=self.wake.strftime("%H:%M"), bedtime=self.bed.strftime("%H:%M"))
-
-    def bounds(self, day: date, tz: ZoneInfo) -> tuple[float, float]:
-        """Where the local ``day`` starts and ends (the reminder policy's day)."""
-        from scheduler.policy import day_bounds
-
-        return day_bounds(day, self.clock_times, tz)
-
-    def day_of(self, t: float, tz: ZoneInfo) -> date:
-        """The local day the instant ``t`` counts to (the reminder policy's day)."""
-        from scheduler.policy import day_of
-
-        return day_of(t, self.clock_times, tz)
-
-    def window(self, day: date, tz: ZoneInfo) -> tuple[float, float]:
-        start = at(day, self.wake, tz)
-        end = at(day, self.bed, tz) - self.cutoff_h * 3600.0
-        if end <= start:  # bedtime after midnight
-            end += 86400.0
-        return start, max(end, start + 3600.0)
-
-    def pace_at(self, t: float, day: date, tz: ZoneInfo) -> float:
-        """How much should have been drunk by ``t`` to meet the goal evenly."""
-        start, end = self.window(day, tz)
-        return self.goal_ml * self.fraction((t - start) / (end - start))
-
-    def fraction(self, x: float) -> float:
-        """The reminders' pace curve (one definition: scheduler.policy)."""
-        from scheduler.policy import expected_fraction
-
-        return expected_fraction(x, self.front_load)
+def _bounds(config: Config):
+    """``bounds(day, tz)`` of the policy's days for :class:`dashboard.localtime.DayIndex`."""
+    return lambda day, tz: policy.day_bounds(day, config.hydration, tz)
 
 
-def daily_totals(store, tz: ZoneInfo, first: date, last: date, plan: DayPlan | None = None) -> list[dict]:
+def daily_totals(store, config: Config, first: date, last: date) -> list[dict]:
     """Intake per local day from ``first`` to ``last``: drinks, refills, stretched or not.
 
-    Days are ``plan``'s (:meth:`DayPlan.bounds`; the default wake time and bedtime without one).
+    Days are the policy's (:func:`scheduler.policy.day_bounds`) with ``config``'s times.
     """
-    index = DayIndex(first, last, (plan or DayPlan()).bounds, tz)
+    index = DayIndex(first, last, _bounds(config), config.tz)
     rows = [{"date": d.isoformat(), "intake_ml": 0.0, "drinks": 0, "refills": 0, "stretched": False}
             for d in index.days]
     for e in store.events(types=["drink", "refill", "stretched"], since=index.edges[0], until=index.edges[-1]):
@@ -159,29 +82,31 @@ class Totals:
             if event.get("type") in self.TYPES:
                 self._stale.append(event["t"])
 
-    def __call__(self, tz: ZoneInfo, first: date, last: date, today: date, plan: DayPlan | None = None) -> list[dict]:
-        plan = plan or DayPlan()
+    def __call__(self, config: Config, first: date, last: date, today: date) -> list[dict]:
+        h, tz = config.hydration, config.tz
         count = self.store.count_events()
-        key = (str(tz), plan.wake, plan.bed)  # what decides where days begin
+        key = (str(tz), h.wake_time, h.bedtime)  # what decides where days begin
         with self._lock:
             if (key, count) != (self._tz_key, self._count):
                 self._tz_key, self._count, self._days = key, count, {}
             for t in self._stale:
-                self._days.pop(plan.day_of(t, tz).isoformat(), None)
+                self._days.pop(policy.day_of(t, h, tz).isoformat(), None)
             self._stale = []
             days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
             missing = [d for d in days if d >= today or d.isoformat() not in self._days]
             fresh = {}
             if missing:
-                fresh = {r["date"]: r for r in daily_totals(self.store, tz, min(missing), max(missing), plan)}
+                fresh = {r["date"]: r for r in daily_totals(self.store, config, min(missing), max(missing))}
                 self._days.update({k: v for k, v in fresh.items() if date.fromisoformat(k) < today})
             return [dict(fresh.get(d.isoformat()) or self._days[d.isoformat()]) for d in days]
 
 
-def today(store, tz: ZoneInfo, plan: DayPlan, now: float) -> dict:
+def today(store, config: Config, now: float) -> dict:
     """Today's intake, pace, drinks and the cumulative curve for the chart."""
-    day = plan.day_of(now, tz)
-    start, end = plan.bounds(day, tz)
+    h, tz = config.hydration, config.tz
+    plan = policy.day_plan(now, h, config.stretch, tz)
+    target = goal(store, config)
+    day, start, end = plan.day, plan.start, plan.end
     midnight = at(day, time(0), tz)
     drinks, refills, total, curve = [], 0, 0.0, [[_hour(start, midnight), 0.0]]
     for e in store.events(types=["drink", "refill"], since=start, until=end):
@@ -191,19 +116,19 @@ def today(store, tz: ZoneInfo, plan: DayPlan, now: float) -> dict:
         total += e["ml"]
         drinks.append({"id": e["id"], "t": e["t"], "time": clock(e["t"], tz), "ml": round(e["ml"])})
         curve.append([_hour(e["t"], midnight), round(total)])
-    pace = plan.pace_at(now, day, tz)
-    w0, w1 = plan.window(day, tz)
+    pace = policy.expected_ml(now, plan, target, h.front_load)
+    w0, w1 = plan.wake, plan.cutoff
     curve.append([_hour(min(now, end - 1), midnight), round(total)])
     return {
         "date": day.isoformat(), "weekday": day.strftime("%A"), "now": clock(now, tz),
-        "intake_ml": round(total), "goal_ml": round(plan.goal_ml), "goal_key": plan.goal_key,
-        "progress": round(total / plan.goal_ml, 3) if plan.goal_ml else 0.0,
+        "intake_ml": round(total), "goal_ml": round(target), "goal_key": GOAL_SETTING,
+        "progress": round(total / target, 3) if target else 0.0,
         "pace_ml": round(pace), "pace_delta_ml": round(total - pace),
         "window": {"start": clock(w0, tz), "end": clock(w1, tz)},
         "drinks": drinks[::-1], "refills": refills,
         "chart": {"intake": curve, "range": [_hour(start, midnight), _hour(end, midnight)],
-                  "pace": [[_hour(w0 + k / 12 * (w1 - w0), midnight), round(plan.goal_ml * plan.fraction(k / 12))]
-                           for k in range(13)]},
+                  "pace": [[_hour(w0 + k / 12 * (w1 - w0), midnight),
+                            round(target * policy.expected_fraction(k / 12, h.front_load))] for k in range(13)]},
     }
 
 
@@ -212,9 +137,9 @@ def _hour(t: float, midnight: float) -> float:
     return round((t - midnight) / 3600.0, 3)
 
 
-def history(totals: Totals, tz: ZoneInfo, plan: DayPlan, now: float, view: str, count: int) -> dict:
+def history(totals: Totals, config: Config, now: float, view: str, count: int) -> dict:
     """Daily totals, or per-day averages by ISO week or by month, for the last ``count``."""
-    last = plan.day_of(now, tz)
+    last = policy.day_of(now, config.hydration, config.tz)
     if view == "day":
         first = last - timedelta(days=count - 1)
     elif view == "week":
@@ -222,11 +147,11 @@ def history(totals: Totals, tz: ZoneInfo, plan: DayPlan, now: float, view: str, 
     else:
         month = last.year * 12 + last.month - 1 - (count - 1)
         first = date(month // 12, month % 12 + 1, 1)
-    days = totals(tz, first, last, last, plan)
-    goal = plan.goal_ml
+    days = totals(config, first, last, last)
+    target = goal(totals.store, config)
     if view == "day":
         rows = [{"key": r["date"], "label": _label(r["date"], "%a %d"), "intake_ml": r["intake_ml"],
-                 "days": 1, "met_days": int(r["intake_ml"] >= goal)} for r in days]
+                 "days": 1, "met_days": int(r["intake_ml"] >= target)} for r in days]
     else:
         groups: dict[str, list[dict]] = {}
         for r in days:
@@ -238,19 +163,20 @@ def history(totals: Totals, tz: ZoneInfo, plan: DayPlan, now: float, view: str, 
             label = _label(members[0]["date"], "%d %b") if view == "week" else _label(members[0]["date"], "%b %Y")
             rows.append({"key": key, "label": label, "days": len(members),
                          "intake_ml": round(sum(m["intake_ml"] for m in members) / len(members)),
-                         "met_days": sum(m["intake_ml"] >= goal for m in members)})
-    return {"view": view, "goal_ml": round(goal), "rows": rows}
+                         "met_days": sum(m["intake_ml"] >= target for m in members)})
+    return {"view": view, "goal_ml": round(target), "rows": rows}
 
 
 def _label(iso: str, fmt: str) -> str:
     return date.fromisoformat(iso).strftime(fmt)
 
 
-def streaks(totals: Totals, tz: ZoneInfo, plan: DayPlan, now: float, days: int = 365) -> dict:
+def streaks(totals: Totals, config: Config, now: float, days: int = 365) -> dict:
     """Current and best runs of days at the goal, and of evenings with stretching done."""
-    last = plan.day_of(now, tz)
-    rows = totals(tz, last - timedelta(days=days - 1), last, last, plan)
-    return {"goal": _runs([r["intake_ml"] >= plan.goal_ml for r in rows]),
+    last = policy.day_of(now, config.hydration, config.tz)
+    rows = totals(config, last - timedelta(days=days - 1), last, last)
+    target = goal(totals.store, config)
+    return {"goal": _runs([r["intake_ml"] >= target for r in rows]),
             "stretch": _runs([r["stretched"] for r in rows])}
 
 

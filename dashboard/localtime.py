@@ -1,8 +1,7 @@
 """Nights and clock times in the configured time zone (times are stored in UTC).
 
 Days are not defined here: a day is the reminder policy's (:func:`scheduler.policy.day_bounds`,
-halfway through one night to halfway through the next), reached through
-:class:`dashboard.intake.DayPlan`.
+halfway through one night to halfway through the next), with the configured times.
 
 >>> from zoneinfo import ZoneInfo
 >>> tz = ZoneInfo("Europe/Berlin")
@@ -43,7 +42,7 @@ def at(day: date, when: time, tz: ZoneInfo) -> float:
 class DayIndex:
     """Which local day a Unix time falls on, for many times at once (bisect on the days' starts).
 
-    ``bounds(day, tz)`` gives a day's start and end (:meth:`dashboard.intake.DayPlan.bounds`).
+    ``bounds(day, tz)`` gives a day's start and end (:func:`scheduler.policy.day_bounds`).
     """
 
     def __init__(self, first: date, last: date, bounds: Callable[[date, ZoneInfo], tuple[float, float]],

@@ -1,10 +1,10 @@
 """Nights from stored events: the sleep period, wake-ups, cramps and the person's labels.
 
-A night is named by its evening and runs noon to noon. A ``cramp`` event
-(:class:`device.events.CrampLog`) with a ``wake_id`` confirms or denies that wake-up
-(the latest label wins over the detector's verdict); one without a ``wake_id`` during
-or within 10 minutes after a wake-up confirms it, and otherwise is a cramp of its own
-(pressed or added when the detector saw no wake-up).
+A night is named by its evening and runs noon to noon. The person's ``cramp`` events
+(:class:`device.events.CrampLog`) label the wake-ups as :func:`device.labels.apply_labels`
+says (the one rule, which the insights, the reminders and MQTT use too): the latest
+label wins over the detector's verdict, and a confirmed cramp that labels no wake-up is
+a cramp of its own (pressed or added when the detector saw no wake-up).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dashboard.localtime import clock, night_bounds, night_of
+from device.labels import apply_labels
 
 AXES = ((time(20), 14, 2), (time(18), 18, 3), (time(12), 24, 4))  # start, hours, tick step
-ATTACH_AFTER_S = 600.0
 MOVEMENT_BINS = 280
 EVENING_S = 8 * 3600.0
 
@@ -58,34 +58,28 @@ def nights(store, tz: ZoneInfo, last: date, count: int, *, epochs=None, timeline
     for k in range(count):
         d = first + timedelta(days=k)
         by_night[d] = {"date": d.isoformat(), "label": d.strftime("%a %d %b"), "sleep": None, "wakes": [], "cramps": []}
-    wakes: dict[str, dict] = {}
+    stored_wakes = []
     for e in store.events(types=["sleep", "wake"], since=since, until=until):
         night = by_night.get(night_of(e["start"], tz))
         if night is None:
             continue
-        span = {"start": e["start"], "end": e["end"], "from": clock(e["start"], tz), "to": clock(e["end"], tz)}
         if e["type"] == "sleep":
-            night["sleep"] = span | {"hours": round((e["end"] - e["start"]) / 3600, 1),
+            night["sleep"] = _span(e, tz) | {"hours": round((e["end"] - e["start"]) / 3600, 1),
                                      "evidence": e.get("evidence"), "quality": e.get("quality"),
                                      "sureness": sureness(e)}
         else:
-            wake = span | {"id": e["id"], "minutes": max(1, round((e["end"] - e["start"]) / 60)),
-                           "bed_exit": e["bed_exit"], "detector": e["cramp"], "score": e["score"],
-                           "label": None, "labelled_at": None, "label_source": None}
-            night["wakes"].append(wake)
-            wakes[e["id"]] = wake
-    for e in store.events(types=["cramp"], since=since):
-        wake = wakes.get(e.get("wake_id")) if e.get("wake_id") else _wake_near(e["t"], wakes)
-        if wake is not None:
-            if wake["labelled_at"] is None or e["t"] >= wake["labelled_at"]:
-                wake.update(label=bool(e.get("confirmed", True)), labelled_at=e["t"], label_source=e.get("source"))
-        elif e["t"] < until and e.get("confirmed", True) and not e.get("wake_id"):
-            night = by_night.get(night_of(e["t"], tz))
-            if night is not None:
-                night["cramps"].append({"id": e["id"], "t": e["t"], "time": clock(e["t"], tz), "source": e.get("source")})
+            stored_wakes.append(e)
+    labelled, alone = apply_labels(stored_wakes, store.events(types=["cramp"], since=since))  # labels come later
+    for e in labelled:
+        by_night[night_of(e["start"], tz)]["wakes"].append(_span(e, tz) | {
+            "id": e["id"], "minutes": max(1, round((e["end"] - e["start"]) / 60)), "bed_exit": e["bed_exit"],
+            "detector": e["cramp"], "score": e["score"], "label": e["cramp_label"],
+            "labelled_at": e["cramp_label_t"], "label_source": e["cramp_label_source"], "cramp": e["cramp_final"]})
+    for e in alone:
+        night = by_night.get(night_of(e["t"], tz)) if e["t"] < until else None
+        if night is not None:
+            night["cramps"].append({"id": e["id"], "t": e["t"], "time": clock(e["t"], tz), "source": e.get("source")})
     for night in by_night.values():
-        for wake in night["wakes"]:
-            wake["cramp"] = wake["label"] if wake["label"] is not None else bool(wake["detector"])
         night["wake_count"] = len(night["wakes"])
         night["cramp_count"] = sum(w["cramp"] for w in night["wakes"]) + len(night["cramps"])
         night["recorded"] = bool(night["sleep"] or night["wakes"] or night["cramps"])
@@ -94,11 +88,8 @@ def nights(store, tz: ZoneInfo, last: date, count: int, *, epochs=None, timeline
     return sorted(by_night.values(), key=lambda n: n["date"], reverse=True)
 
 
-def _wake_near(t: float, wakes: dict[str, dict]) -> dict | None:
-    for wake in wakes.values():
-        if wake["start"] - 60.0 <= t <= wake["end"] + ATTACH_AFTER_S:
-            return wake
-    return None
+def _span(e: dict, tz: ZoneInfo) -> dict:
+    return {"start": e["start"], "end": e["end"], "from": clock(e["start"], tz), "to": clock(e["end"], tz)}
 
 
 def doctor_flag(store, config, now: float) -> dict:

@@ -23,8 +23,7 @@ NIGHTS_PER_PAGE = 7
 def today():
     """Today: intake against the goal and pace, drinks, the bottle live, the reminder."""
     svc = services()
-    plan = intake.DayPlan.from_config(svc.effective, svc.store)
-    data = intake.today(svc.store, svc.effective.tz, plan, svc.clock())
+    data = intake.today(svc.store, svc.effective, svc.clock())
     return render_template("today.html", day=data, bottle=state.bottle(svc), reminder=state.reminder(svc),
                            has_reminders=svc.reminders is not None, has_scale=svc.scale is not None)
 
@@ -36,9 +35,9 @@ def history():
     view = request.args.get("view", "day")
     if view not in VIEWS:
         abort(404)
-    plan = intake.DayPlan.from_config(svc.effective, svc.store)
-    data = intake.history(svc.extras["totals"], svc.effective.tz, plan, svc.clock(), view, VIEWS[view][1])
-    runs = intake.streaks(svc.extras["totals"], svc.effective.tz, plan, svc.clock())
+    config = svc.effective
+    data = intake.history(svc.extras["totals"], config, svc.clock(), view, VIEWS[view][1])
+    runs = intake.streaks(svc.extras["totals"], config, svc.clock())
     return render_template("history.html", data=data, views=VIEWS, streaks=runs)
 
 

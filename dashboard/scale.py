@@ -17,7 +17,7 @@ from sensors.calibration import Calibration, robust_level
 
 
 class WorkerScale:
-    """``latest()``, ``level()``, ``calibration()`` and ``use()`` over a bottle worker.
+    """``latest()``, ``state()``, ``level()``, ``calibration()`` and ``use()`` over a bottle worker.
 
     ``calibration`` returns what the worker converts with; ``use`` makes the worker
     convert with a new one.
@@ -30,6 +30,10 @@ class WorkerScale:
 
     def latest(self):
         return self._worker.latest if self._worker is not None else None
+
+    def state(self):
+        """What the worker's bottle detector knows now (presence, contents), or None."""
+        return self._worker.detector.state if self._worker is not None else None
 
     def calibration(self) -> Calibration:
         return self._calibration()

@@ -145,7 +145,11 @@ def for_daemon(daemon) -> DashboardServer | None:
     if worker is not None:
         scale = WorkerScale(worker, lambda: worker.calibration,
                             lambda cal: daemon.actions.calibrate(cal, source="dashboard"))
-    app = create_app(config, store=daemon.store, health=health, scale=scale,
+    # The dashboard's settings start from the file (as the daemon's own do), not from the
+    # overrides read at start: both then apply the same saved overrides on top.
+    settings = getattr(daemon, "settings", None)
+    app = create_app(settings.config if settings is not None else config, store=daemon.store, health=health,
+                     scale=scale,
                      reminders=getattr(daemon, "reminders", None), actions=daemon.actions,
                      epochs=getattr(daemon, "epochs", None) or _store_epochs(daemon.store))
     server = DashboardServer(app, section.host, section.port)

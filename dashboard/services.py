@@ -9,7 +9,8 @@ sensors. Every service but the store may be None (the part of the page says so).
     ``t`` (Unix s), ``id`` and ``snoozed_until`` are shown when present.
     ``ack() -> None`` and ``snooze(minutes: int) -> None``.
 ``scale`` (the bottle scale, see :mod:`dashboard.scale`):
-    ``latest() -> Reading | None`` (``t``, ``grams``), ``level() -> float`` (a robust raw
+    ``latest() -> Reading | None`` (``t``, ``grams``), ``state() -> BottleState | None``
+    (the bottle detector's: present, contents), ``level() -> float`` (a robust raw
     level in counts; blocks a few seconds), ``calibration() -> Calibration`` and
     ``use(calibration)`` to start converting with a new one.
 ``epochs`` (night movement): ``epochs(start, end) -> iterable of (t, count)``.

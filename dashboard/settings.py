@@ -5,13 +5,16 @@ bound and description comes from its pydantic models), so a new section appears 
 itself. Changes are validated by the same models as the file and stored in the
 store's settings table under ``config.overrides`` as ``{section: {key: value}}``;
 :meth:`SettingsService.effective` is the file's configuration with them applied.
-The dashboard uses the effective values at once; other parts of the daemon read them
-when they start (``apply_overrides``).
+The dashboard uses the effective values at once, and so do the reminders (hydration,
+stretching, snooze and escalation times, the doctor thresholds: see
+:class:`scheduler.service.ReminderService`); the sensors, MQTT and the outputs' pins
+read them when they start (``apply_overrides``).
 
 A few settings are also changed while running by another part, which keeps them in
 the settings table under their own dotted key (``LIVE_KEYS``: the daily goal, which
-the MQTT ``goal`` command sets too); the page reads and writes those there, so every
-part sees one goal at once.
+the MQTT ``goal`` command sets too); the page reads them there and changes them through
+their action (``live``: :meth:`device.actions.Actions.set_goal`, with its range check
+and rate limit), so every part sees one goal at once.
 
 Some fields are shown but not editable here: paths (``*_file``, ``*_dir``, where a
 logged-in page could point the daemon at any file), the dashboard's own binding,
@@ -31,11 +34,12 @@ import logging
 import re
 import sqlite3
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 
-from device.actions import GOAL_SETTING
+from device.actions import GOAL_SETTING, ActionRefused, RateLimited
 from device.config import Config
 
 log = logging.getLogger(__name__)
@@ -189,8 +193,15 @@ class SettingsService:
             out.append({"section": section, "title": title, "fields": fields, "status": status})
         return out
 
-    def update(self, changes: dict[str, Any]) -> Config:
-        """Validate ``{section: {key: value}}`` against the models and save it durably."""
+    def update(self, changes: dict[str, Any], *, live: dict[str, Callable[[Any], Any]]) -> Config:
+        """Validate ``{section: {key: value}}`` against the models and save it durably.
+
+        ``live`` maps each of ``LIVE_KEYS`` to the action that sets it (e.g.
+        ``{GOAL_SETTING: lambda ml: actions.set_goal(ml, source="dashboard")}``). It runs
+        when the value changes, after every value was validated and before the other
+        changes are saved; its refusal (``ActionRefused``) is a SettingsError naming the
+        key, and a rate limit (``RateLimited``) passes through, with nothing saved.
+        """
         problems: dict[str, str] = {}
         if not isinstance(changes, dict) or not changes:
             raise SettingsError({"settings": "send an object of sections, e.g. {\"bottle\": {\"rate_hz\": 80}}"})
@@ -218,8 +229,14 @@ class SettingsService:
             diff = {s: {k: v for k, v in new_data[s].items() if v != file_data[s].get(k)} for s in new_data}
             for key in LIVE_KEYS:
                 section, name = key.split(".", 1)
-                if name in changes.get(section, {}):
-                    self.store.set_setting(key, new_data[section][name])
+                unchanged = new_data[section][name] == getattr(getattr(self.effective(), section), name)
+                if name in changes.get(section, {}) and not unchanged:  # a section's form sends it each time
+                    try:
+                        live[key](new_data[section][name])
+                    except RateLimited:
+                        raise
+                    except ActionRefused as exc:
+                        raise SettingsError({key: str(exc)}) from None
                 diff.get(section, {}).pop(name, None)
             self.store.set_setting(OVERRIDES_KEY, {s: v for s, v in diff.items() if v})
         return self.effective()

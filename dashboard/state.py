@@ -11,17 +11,22 @@ STALE_S = 10.0  # a reading older than this is no live reading
 
 
 def bottle(svc: Services) -> dict:
-    """The scale's latest reading and what is in the bottle, or ``live: false``."""
+    """The scale's latest reading and the bottle on it, or ``live: false``.
+
+    Whether the bottle is on the scale and what is in it are the bottle detector's
+    (:class:`sensors.bottle_detector.BottleState`, kept by the daemon's bottle worker,
+    which the MQTT state and the reminders read too); this only shows them. Without a
+    running scale (a dashboard over history only) or a recent reading nothing is known.
+    """
     reading = svc.scale.latest() if svc.scale is not None else None
     now = svc.clock()
     if reading is None or now - reading.t > STALE_S:
         return {"live": False, "grams": None, "present": None, "contents_ml": None}
-    empty = svc.scale.calibration().empty_bottle_g
-    density = svc.effective.bottle.density_g_per_ml
-    present = empty is None or reading.grams >= 0.5 * empty
+    seen = svc.scale.state()
+    present = None if seen is None else seen.present
     contents = None
-    if present and empty is not None:
-        contents = max(0.0, (reading.grams - empty) / density)
+    if present and seen.contents_g is not None:
+        contents = max(0.0, seen.contents_g / svc.effective.bottle.density_g_per_ml)
     return {"live": True, "grams": round(reading.grams, 1), "present": present,
             "contents_ml": None if contents is None else round(contents), "t": round(reading.t, 2)}
 

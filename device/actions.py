@@ -16,6 +16,11 @@ a token bucket per action and ``source``): asked for too often it is refused wit
 :class:`RateLimited` (status 429, ``retry_after`` in seconds), after its value was
 checked and before anything is touched, so a program in a loop cannot fill the store.
 
+An entry the database refuses (``sqlite3.Error``: the disk is full, another writer
+holds the lock) is not lost: it is kept in memory (:attr:`Actions.pending`) and
+written, once (event ids make the retry idempotent), with the next entry, by the
+storage monitor's next round (:meth:`Actions.retry`) or at stop (:meth:`Actions.close`).
+
 >>> from device.storage import Store
 >>> actions = Actions(Store(":memory:"), clock=lambda: 1_764_120_000.0)
 >>> actions.set_goal(2300, source="mqtt")
@@ -43,6 +48,7 @@ from typing import Any
 
 from device.errors import CrampwatchError
 from device.events import CrampLog
+from device.pending_events import PendingEvents
 from device.rate_limits import Limit, RateLimits
 
 log = logging.getLogger(__name__)
@@ -111,7 +117,8 @@ class Actions:
 
     ``reminders()`` returns the reminder service or None; ``bottle()`` the bottle
     worker or None. ``limits`` holds the rate limits' buckets (by default
-    :data:`RATE_LIMITS` on the monotonic clock).
+    :data:`RATE_LIMITS` on the monotonic clock). ``source`` is the surface that asks:
+    ``mqtt``, ``dashboard``, ``button`` (``api`` for a direct call).
     """
 
     def __init__(self, store, *, clock: Callable[[], float] = time.time,
@@ -122,6 +129,28 @@ class Actions:
         self._reminders = reminders
         self._bottle = bottle
         self.limits = limits if limits is not None else RateLimits(RATE_LIMITS)
+        self.pending = PendingEvents("actions")  # entries the database refused, until it takes them
+
+    def _store(self, event) -> bool:
+        """Store ``event`` (and any kept before it); True if it is new.
+
+        Refused by the database it is kept and retried (see the module's docstring): it
+        counts as new then too, since it will be stored.
+        """
+        if any(e["id"] == event.id for e in self.pending.store(self.store, [event])):
+            return True
+        if any(e.id == event.id for e in self.pending.events):
+            log.warning("%s %s kept in memory until the database takes it", event.type, event.id)
+            return True
+        return False  # stored before (the same entry again)
+
+    def retry(self) -> None:
+        """Write kept entries when due (the storage monitor's round calls this)."""
+        self.pending.store(self.store)
+
+    def close(self) -> None:
+        """At stop, before the store closes: one last try for kept entries."""
+        self.pending.close(self.store)
 
     def _take_turn(self, action: str, source: str) -> None:
         """RateLimited when ``action`` from ``source`` came too often (nothing is touched then)."""
@@ -164,8 +193,9 @@ class Actions:
         return goal_ml(self.store, configured)
 
     def set_goal(self, ml: float, source: str = "api") -> float:
-        """Set the daily intake goal; every part reads it from the store at once."""
-        ml = check_number("goal", "ml", ml, *GOAL_RANGE_ML)
+        """Set the daily intake goal (whole mL, as ``hydration.goal_ml``); every part reads it
+        from the store at once."""
+        ml = float(round(check_number("goal", "ml", ml, *GOAL_RANGE_ML)))
         self._take_turn("goal", source)
         self.store.set_setting(GOAL_SETTING, ml)
         log.info("daily goal set to %.0f mL (%s)", ml, source)
@@ -213,7 +243,7 @@ class Actions:
                 raise ActionRefused("cramp: t is more than a year ago", field="t")
         self._take_turn("cramp", source)
         event = CrampLog(t=round(t, 3), confirmed=True, source=source)
-        return event, self.store.add_event(event)
+        return event, self._store(event)
 
     def find_wake(self, wake_id: str) -> dict | None:
         """The stored wake ``wake_id`` (``wake-<start ms>``), or None."""
@@ -232,7 +262,7 @@ class Actions:
         if self.find_wake(wake_id) is None:
             raise ActionRefused(f"cramp: no stored wake {str(wake_id)[:60]!r}", 404, "wake_id")
         event = CrampLog(t=round(self.clock(), 3), confirmed=confirmed, wake_id=wake_id, source=source)
-        self.store.add_event(event)
+        self._store(event)
         return event
 
 

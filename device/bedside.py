@@ -1,11 +1,13 @@
-"""The bedside "I had a cramp" button: one press records a confirmed cramp.
+"""The bedside "I had a cramp" button: one press is the ``cramp`` action from the button.
 
-The press is stored as a :class:`device.events.CrampLog` at that moment. Whether it
-confirms a detected wake (a press during or just after the wake) or stands alone is
-decided when labels are read (:func:`device.labels.apply_labels`), because the wake
-itself is only reported when the night's sleep period ends. A press the database
-refuses (a full disk) is kept in memory and written with the next press or the
-storage monitor's next round (device.pending_events).
+A press calls :meth:`device.actions.Actions.log_cramp` with ``source="button"``, the
+same action as MQTT's ``cramp`` command and the dashboard's "I had a cramp": its checks,
+its rate limit (the button has its own allowance) and its storage, which keeps an entry
+the database refuses (a full disk, a busy database) and writes it once later (see
+:mod:`device.actions`). Whether the press confirms a detected wake (during or just
+after it) or stands alone is decided when labels are read
+(:func:`device.labels.apply_labels`), because the wake itself is only reported when
+the night's sleep period ends.
 """
 
 from __future__ import annotations
@@ -14,9 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from device.events import CrampLog
-from device.pending_events import PendingEvents
-from device.storage import Store
+from device.actions import ActionRefused, Actions
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +26,14 @@ SAME_PRESS_S = 30.0
 
 
 class BedsideButton:
-    """gpiozero ``Button`` (to ground, internal pull-up) that stores a CrampLog per press."""
+    """gpiozero ``Button`` (to ground, internal pull-up) whose press logs a cramp through ``actions``."""
 
-    def __init__(self, pin: int, store: Store, *, pin_factory=None, clock: Callable[[], float] = time.time):
+    def __init__(self, pin: int, actions: Actions, *, pin_factory=None, clock: Callable[[], float] = time.monotonic):
         from gpiozero import Button
 
-        self._store = store
-        self._clock = clock
+        self._actions = actions
+        self._clock = clock  # only for SAME_PRESS_S; the cramp's time is the action's clock
         self._last: float | None = None
-        self.pending = PendingEvents("bedside_button")
         self.button = Button(pin, pull_up=True, bounce_time=DEBOUNCE_S, pin_factory=pin_factory)
         self.button.when_pressed = self._pressed
 
@@ -43,16 +42,14 @@ class BedsideButton:
         if self._last is not None and now - self._last < SAME_PRESS_S:
             return
         self._last = now
-        try:
-            if self.pending.store(self._store, [CrampLog(t=now, confirmed=True, source="button")]):
-                log.info("cramp logged by the bedside button")
-        except Exception:  # nothing may kill gpiozero's callback thread
-            log.exception("could not store the bedside button press")
-
-    def retry(self) -> None:
-        """Write presses kept from a failed write, when due (the storage monitor calls this)."""
-        self.pending.store(self._store)
+        try:  # nothing may raise into gpiozero's callback thread
+            event, created = self._actions.log_cramp(source="button")
+            if created:
+                log.info("cramp logged by the bedside button (%s)", event.id)
+        except ActionRefused as exc:  # asked too often: one line
+            log.info("bedside button press ignored: %s", exc)
+        except Exception:
+            log.exception("could not log the bedside button press")
 
     def close(self) -> None:
         self.button.close()
-        self.pending.close(self._store)

@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="override device.data_dir")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
+    p = sub.add_parser("doctor", parents=[common],
+                       help="after wiring: check GPIO, I2C, the sensors, calibration, MQTT and the dashboard")
+    p.add_argument("--simulate", action="store_true", help="run the same checks on the simulator's fake chips")
+    p.add_argument("--data-dir", help="override device.data_dir (where the calibration is stored)")
+
     p = sub.add_parser("install-service", help="install the systemd unit (Type=notify, watchdog, sandboxed)")
     p.add_argument("--dest", metavar="DIR", default="/etc/systemd/system",
                    help="directory to write crampwatch.service into (default: /etc/systemd/system)")
@@ -338,6 +343,14 @@ def cmd_status(args) -> int:
     return 0 if status["daemon"]["running"] else 3
 
 
+def cmd_doctor(args) -> int:
+    """One line per part, ``ok`` or what to do; exit 1 when something needs doing."""
+    from device.doctor import run_doctor
+
+    config = _load(args, **{"device.data_dir": args.data_dir})
+    return run_doctor(config, simulate=args.simulate, out=lambda line: print(line, flush=True))
+
+
 def cmd_install_service(args) -> int:
     from pathlib import Path
 
@@ -357,7 +370,7 @@ _COMMANDS = {
     "run": cmd_run, "demo": cmd_demo, "replay": cmd_replay, "simulate": cmd_simulate,
     "export": cmd_export, "check-config": cmd_check_config, "calibrate": cmd_calibrate,
     "set-password": cmd_set_password, "status": cmd_status, "install-service": cmd_install_service,
-    "report": cmd_report,
+    "report": cmd_report, "doctor": cmd_doctor,
 }
 
 if __name__ == "__main__":

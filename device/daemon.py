@@ -51,6 +51,7 @@ class Daemon:
         self.mqtt_state_provider: Callable[[], dict] | None = self.state
         # Every change a person makes, from MQTT, the dashboard or a button (made with the store).
         self.actions = None
+        self.settings = None  # the file's configuration with the dashboard's overrides, read live
         self._hardware = hardware
         self._stops: list[tuple[str, Callable[[], None]]] = []
         self.steps: list[tuple[str, Callable[[], None], Callable[[], None]]] = [
@@ -116,7 +117,8 @@ class Daemon:
         # after this (an override that no longer validates is ignored, with a warning).
         from dashboard.settings import SettingsService
 
-        self.config = SettingsService(self.config, self.store).effective()
+        self.settings = SettingsService(self.config, self.store)
+        self.config = self.settings.effective()
         cfg = self.config.storage
         self.storage_monitor = StorageMonitor(
             self.store, self.health, min_free_mb=cfg.min_free_mb, retention_days=cfg.epoch_retention_days,
@@ -125,15 +127,16 @@ class Daemon:
 
     def _pending(self) -> list:
         """Every holder of events the store refused (device.pending_events)."""
-        return [part.pending for part in (self.bottle, self.bed, self.bedside) if part is not None]
+        return [part.pending for part in (self.bottle, self.bed, self.actions) if part is not None]
 
     def _retry_pending(self) -> None:
-        if self.bedside is not None:  # the sensor threads retry on their own
-            self.bedside.retry()
+        self.actions.retry()  # a person's entries (the bedside button...); the sensor threads retry on their own
 
     def _stop_storage(self) -> None:
         if self.storage_monitor is not None:
             self.storage_monitor.stop()
+        if self.actions is not None:
+            self.actions.close()  # a last try for entries the database refused
         self.store.close()
 
     def _start_mqtt(self) -> None:
@@ -212,7 +215,7 @@ class Daemon:
             from device.bedside import BedsideButton
 
             try:
-                self.bedside = BedsideButton(self.config.bed.button_pin, self.store, pin_factory=self.pin_factory())
+                self.bedside = BedsideButton(self.config.bed.button_pin, self.actions, pin_factory=self.pin_factory())
             except Exception as exc:  # no GPIO: cramps can still be logged on the dashboard and MQTT
                 log.warning("bedside button unavailable: %s", exc)
                 self.health.set("bedside_button", "failed", f"{type(exc).__name__}: {exc}")
@@ -235,11 +238,12 @@ class Daemon:
         outputs = self.config.outputs
         wants_pins = any(p is not None for p in (outputs.led_pin, outputs.buzzer_pin, outputs.button_pin))
         self.reminders = ReminderService(
-            self.config, self.store, self.health, publish=publish,
+            self.config, self.store, self.health, publish=publish, settings=self.settings.effective,
             pin_factory=self.pin_factory() if wants_pins else None,
             bottle_present=lambda: self.bottle.detector.state.present if self.bottle is not None else None,
             on_press=lambda: self._button(self.actions.ack),
-            on_hold=lambda: self._button(lambda source: self.actions.snooze(outputs.snooze_min, source=source)))
+            on_hold=lambda: self._button(lambda source: self.actions.snooze(
+                self.reminders.config.outputs.snooze_min, source=source)))  # the setting now, not at start
         self.store.subscribe(self.reminders.on_event)
         self.reminders.start()
 
@@ -297,6 +301,10 @@ def run_daemon(config: Config, *, simulate: bool = False, duration: float | None
     from device.sdnotify import Notifier, Watchdog
 
     setup_logging(config.logging.level)
+    if not simulate:  # a machine with no GPIO at all is a configuration error, not a retry
+        from device.pins import check_gpio_present
+
+        check_gpio_present(config)
     daemon = Daemon(config, simulate=simulate)
     notifier = Notifier()  # systemd Type=notify; does nothing without $NOTIFY_SOCKET
     watchdog = Watchdog(notifier, daemon.health_loop_alive, status=lambda: f"health: {daemon.health.overall}")

@@ -1,6 +1,7 @@
 """Events the store refused (a full disk), kept in memory and written when it takes them.
 
-A sensor thread or the bedside button that detects an event commits it at once. When
+A sensor thread that detects an event, or an action a person took (device.actions: the
+bedside button, MQTT, the dashboard), commits it at once. When
 the commit fails (``sqlite3.Error``: the disk is full, the database is locked), the
 event waits here, bounded, and is retried with the next events or after ``RETRY_S``.
 Event ids make a retry idempotent: an event already stored is not stored twice.
@@ -22,14 +23,14 @@ RETRY_S = 5.0
 
 
 class PendingEvents:
-    """The events ``name`` (``bottle``, ``bed``, ``bedside_button``) could not commit yet."""
+    """The events ``name`` (``bottle``, ``bed``, ``actions``) could not commit yet."""
 
     def __init__(self, name: str):
         self.name = name
         self.events: list = []
         self.lost = 0  # given up beyond MAX_KEPT
         self.next_retry = 0.0
-        self._lock = threading.Lock()  # the button's callback and the retry round may meet
+        self._lock = threading.Lock()  # an action (a button's callback) and the retry round may meet
 
     def __len__(self) -> int:
         return len(self.events)

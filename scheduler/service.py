@@ -61,6 +61,15 @@ class ReminderService:
     the bottle is on the scale (None: unknown); ``scheduler`` replaces the
     BackgroundScheduler (tests); ``on_press`` and ``on_hold`` are what the bottle-side
     button does (the daemon passes its actions; by default ack and snooze here).
+
+    ``settings()`` returns the configuration as it is now (the daemon passes
+    :meth:`dashboard.settings.SettingsService.effective`: the file with the dashboard's
+    saved changes); the service follows it at its next tick, status or command, with no
+    restart: ``[hydration]`` and ``[stretch]`` (times, pace, thresholds, quiet hours,
+    on/off; the jobs are planned again when their times change), ``[outputs]``
+    ``snooze_min`` and ``escalate_after_min``, ``[insights]``' doctor thresholds and the
+    time zone. The outputs' pins and ``hold_s`` are read once, at start. The goal is read
+    from the store each time (:func:`device.actions.goal_ml`).
     """
 
     def __init__(self, config: Config, store, health: Health, *, pin_factory=None,
@@ -68,16 +77,16 @@ class ReminderService:
                  monotonic: Callable[[], float] = time.monotonic, sanity: ClockSanity | None = None,
                  bottle_present: Callable[[], bool | None] | None = None, scheduler=None,
                  outputs: Outputs | None = None, on_press: Callable[[], object] | None = None,
-                 on_hold: Callable[[], object] | None = None):
+                 on_hold: Callable[[], object] | None = None, settings: Callable[[], Config] | None = None):
         self.config = config
         self.tz = config.tz
-        self._h, self._s, self._o = config.hydration, config.stretch, config.outputs
+        self._settings = settings
         self._store, self._health, self._publish, self._clock = store, health, publish, clock
         self._sanity = sanity or ClockSanity()
         self._jumps = JumpDetector(wall=clock, mono=monotonic)
         self._bottle_present = bottle_present
         self.states = ReminderStates(store)
-        self.outputs = outputs or Outputs(self._o, pin_factory=pin_factory,
+        self.outputs = outputs or Outputs(config.outputs, pin_factory=pin_factory,
                                           on_press=on_press or (lambda: self.ack(source="button")),
                                           on_hold=on_hold or (lambda: self.snooze(source="button")))
         self._lock = threading.RLock()
@@ -92,6 +101,40 @@ class ReminderService:
         self._night: tuple[str, bool, float] | None = None  # day, final, when computed
         self._night_dirty = True
         self._first_run: float | None = None
+
+    # -- the settings, as they are now ---------------------------------------------------
+    @property
+    def _h(self):
+        return self.config.hydration
+
+    @property
+    def _s(self):
+        return self.config.stretch
+
+    @property
+    def _o(self):
+        return self.config.outputs
+
+    def _follow_settings(self) -> None:
+        """Take settings changed while running (see the class docstring); under the lock."""
+        if self._settings is None:
+            return
+        try:
+            config = self._settings()
+        except Exception:  # the settings table unreadable (a busy database): keep what we have
+            log.warning("reminders: could not read the settings; keeping the current ones", exc_info=True)
+            return
+        if config is self.config or config == self.config:
+            return
+        old = self.config
+        self.config, self.tz = config, config.tz
+        self._night_dirty = True  # a new wake time moves last night
+        if _schedule(old) != _schedule(config):
+            log.info("reminders: the schedule changed in the settings; planning again")
+            if self.planned:
+                self._plan()
+        else:
+            log.info("reminders: following changed settings")
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -197,6 +240,7 @@ class ReminderService:
                 self._health.set("reminders", "degraded", f"tick failed: {type(exc).__name__}: {exc}")
 
     def _evaluate(self, now: float) -> None:
+        self._follow_settings()
         if self._first_run is None:
             self._first_run = self._store.get_setting(FIRST_RUN_SETTING)
             if self._first_run is None:
@@ -405,10 +449,11 @@ class ReminderService:
 
     def snooze(self, minutes: float | None = None, source: str = "api") -> dict | None:
         """Snooze the active reminder for ``minutes`` (default ``outputs.snooze_min``); None if none is active."""
-        minutes = self._o.snooze_min if minutes is None else minutes
-        if not 1 <= minutes <= 720:
-            raise ValueError(f"snooze minutes must be between 1 and 720 (got {minutes!r})")
         with self._lock:
+            self._follow_settings()
+            minutes = self._o.snooze_min if minutes is None else minutes
+            if not 1 <= minutes <= 720:
+                raise ValueError(f"snooze minutes must be between 1 and 720 (got {minutes!r})")
             now = self._clock()
             rec = self._active()
             if rec is None:
@@ -433,6 +478,7 @@ class ReminderService:
     def status(self) -> dict[str, Any]:
         """For ``<base>/state`` and the dashboard: reminder, pace, last night, clock."""
         with self._lock:
+            self._follow_settings()
             now = self._clock()
             plan = policy.day_plan(now, self._h, self._s, self.tz)
             d = self._hydration_decision(now, plan)
@@ -448,6 +494,11 @@ class ReminderService:
         parts = [f"{name} GPIO{pin}" for name, pin in (("LED", c.led_pin), ("buzzer", c.buzzer_pin),
                                                        ("button", c.button_pin)) if pin is not None]
         return ", ".join(parts)
+
+
+def _schedule(config: Config) -> list[tuple[str, str]]:
+    """What decides the jobs' times (APScheduler's triggers do not compare by value)."""
+    return [(spec.id, str(spec.trigger)) for spec in jobs.job_specs(config)] + [("tz", str(config.tz))]
 
 
 def _end_reason(reason: str) -> str:

@@ -200,6 +200,25 @@ def test_settings_change_is_validated_and_saved_durably(client, seeded):
     assert seeded.get_setting("config.overrides") == {"bottle": {"dout_pin": 23}}
 
 
+def test_the_goal_setting_is_the_goal_action_with_its_rate_limit(client, seeded):
+    """A PATCH of hydration.goal_ml goes through device.actions.Actions.set_goal (as the MQTT
+    goal command does): over its allowance it is a 429 with Retry-After and nothing else of
+    that PATCH is saved; a section saved with its goal unchanged does not use the allowance."""
+    from device.actions import RATE_LIMITS
+
+    for k in range(RATE_LIMITS["goal"].burst):
+        r = post(client, "/api/v1/settings", {"hydration": {"goal_ml": 2100 + k}}, method="PATCH")
+        assert r.status_code == 200
+    assert seeded.get_setting("hydration.goal_ml") == 2100 + k
+    same = post(client, "/api/v1/settings", {"hydration": {"goal_ml": 2100 + k, "behind_ml": 350}}, method="PATCH")
+    assert same.status_code == 200  # the goal did not change: no action, no turn taken
+    r = post(client, "/api/v1/settings", {"hydration": {"goal_ml": 3000, "idle_min": 50}}, method="PATCH")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    assert "goal: asked too often from dashboard" in r.get_json()["error"]
+    assert seeded.get_setting("hydration.goal_ml") == 2100 + k
+    assert seeded.get_setting("config.overrides") == {"hydration": {"behind_ml": 350}}
+
+
 @pytest.mark.parametrize("body,field,words", [
     ({"bottle": {"dout_pin": 40}}, "bottle.dout_pin", "less than or equal to 27"),
     ({"bottle": {"dout_pin": 6}}, "bottle", "must be different"),

@@ -1,7 +1,8 @@
 """Shared fixtures and fakes of the dashboard tests (imported by the other test_dashboard_* files).
 
 The app runs on a fixed clock (a Wednesday afternoon in Berlin) over an in-memory store,
-with a fake reminder service and a fake scale whose load the test sets.
+with a fake reminder service and a fake scale whose load the test sets (its bottle
+detector is the real one).
 """
 
 from __future__ import annotations
@@ -67,19 +68,37 @@ class FakeReading:
 
 
 class FakeScale:
-    """A load cell with fixed true factors; ``load_g`` is what lies on it."""
+    """A load cell with fixed true factors; ``load_g`` is what lies on it.
+
+    Presence and contents come from a real :class:`sensors.bottle_detector.BottleDetector`
+    (the one owner of them, as in the daemon's bottle worker): each ``state()`` feeds it
+    a few seconds of the current load first.
+    """
 
     OFFSET, PER_GRAM = 8500.0, 430.0
+    FEED_S, RATE_HZ = 6.0, 10.0
 
     def __init__(self, clock=lambda: NOW, calibration: Calibration | None = None):
+        from sensors.bottle_detector import BottleDetector, BottleParams
+
         self._clock = clock
         self.load_g = 0.0
         self.cal = calibration or Calibration(self.OFFSET, self.PER_GRAM, 300.0)
         self.used: list[Calibration] = []
+        self.detector = BottleDetector(params=BottleParams(tare_g=self.cal.empty_bottle_g))
+        self._sensor_t = 0.0
 
     def latest(self):
         raw = self.OFFSET + self.PER_GRAM * self.load_g
         return FakeReading(self._clock(), self.cal.to_grams(raw))
+
+    def state(self):
+        import numpy as np
+
+        t = self._sensor_t + np.arange(0.0, self.FEED_S, 1.0 / self.RATE_HZ)
+        self._sensor_t = float(t[-1]) + 1.0 / self.RATE_HZ
+        self.detector.feed(t, np.full(len(t), self.latest().grams))
+        return self.detector.state
 
     def level(self):
         return self.OFFSET + self.PER_GRAM * self.load_g
@@ -90,6 +109,7 @@ class FakeScale:
     def use(self, calibration):
         self.cal = calibration
         self.used.append(calibration)
+        self.detector.set_empty_bottle(calibration.empty_bottle_g)
 
 
 def make_config(**sections) -> Config:

@@ -9,7 +9,7 @@ import pytest
 from pydantic import Field
 
 from dashboard import create_app, register_nav
-from dashboard.intake import DayPlan, _runs, daily_totals
+from dashboard.intake import _runs, daily_totals, today
 from dashboard.nights import nights
 from device.config import Config, Section
 from device.events import CrampLog, Drink, Sleep, Wake
@@ -84,13 +84,17 @@ def test_the_goal_is_shared_with_the_reminder_service(client, seeded):
     assert 'id="hydration-goal_ml"' in html and 'value="1800"' in html
 
 
-def test_pace_follows_the_reminder_policy_shape():
-    plan = DayPlan.from_config(make_config(hydration={"goal_ml": 2000, "wake_time": "07:00", "bedtime": "23:00",
-                                                      "cutoff_h": 2.0, "front_load": 0.3}))
-    day = date(2026, 11, 25)
-    start, end = plan.window(day, TZ)
-    assert plan.pace_at(start - 60, day, TZ) == 0 and plan.pace_at(end + 60, day, TZ) == 2000
-    assert plan.pace_at((start + end) / 2, day, TZ) == pytest.approx(2000 * 0.5 * 1.15)
+def test_pace_follows_the_reminder_policy_shape(store):
+    """Today's pace is the reminders' own: 0 at wake time, the whole goal at the cutoff,
+    front-loaded in between (scheduler.policy, read by the real settings keys)."""
+    config = make_config(hydration={"goal_ml": 2000, "wake_time": "07:00", "bedtime": "23:00",
+                                    "cutoff_h": 2.0, "front_load": 0.3})
+    wake, cutoff = (datetime(2026, 11, 25, hh, tzinfo=TZ).timestamp() for hh in (7, 21))
+    assert today(store, config, wake - 60)["pace_ml"] == 0 and today(store, config, cutoff + 60)["pace_ml"] == 2000
+    middle = today(store, config, (wake + cutoff) / 2)
+    assert middle["pace_ml"] == round(2000 * 0.5 * 1.15) and middle["window"] == {"start": "07:00", "end": "21:00"}
+    store.set_setting("hydration.goal_ml", 3000)  # set by a person (the goal action): it wins over the file
+    assert today(store, config, (wake + cutoff) / 2)["goal_ml"] == 3000
 
 
 def test_a_day_runs_from_halfway_through_one_night_to_the_next_also_on_dst_days(store):
@@ -102,7 +106,7 @@ def test_a_day_runs_from_halfway_through_one_night_to_the_next_also_on_dst_days(
     store.add_events([Drink(t=local(25, 0, 30), ml=100.0), Drink(t=local(25, 9, 0), ml=400.0),
                       Drink(t=local(25, 23, 30), ml=200.0), Drink(t=local(26, 0, 30), ml=50.0),
                       Drink(t=local(26, 3, 30), ml=25.0)])
-    rows = daily_totals(store, TZ, date(2026, 10, 24), date(2026, 10, 26))
+    rows = daily_totals(store, make_config(), date(2026, 10, 24), date(2026, 10, 26))
     assert [r["intake_ml"] for r in rows] == [100, 650, 25]
 
 
@@ -158,7 +162,7 @@ def test_simulated_history_is_plausible_and_repeatable():
     for s in a.events(types=["sleep"]):
         start = datetime.fromtimestamp(s["start"], TZ)
         assert start.hour >= 21 or start.hour <= 1 and 5 <= (s["end"] - s["start"]) / 3600 <= 11
-    totals = daily_totals(a, TZ, date(2026, 11, 5), date(2026, 11, 24))
+    totals = daily_totals(a, make_config(), date(2026, 11, 5), date(2026, 11, 24))
     assert all(300 <= r["intake_ml"] <= 4500 for r in totals)
     for w in a.events(types=["wake"]):  # every wake-up lies inside its night's sleep
         assert any(s["start"] <= w["start"] <= s["end"] for s in a.events(types=["sleep"]))

@@ -164,10 +164,13 @@ def test_the_daemon_serves_the_dashboard_with_the_live_scale(tmp_path):
             conn.request("GET", "/api/v1/bottle")
             bottle = json.loads(conn.getresponse().read())
             conn.close()
-            if bottle["live"]:
+            if bottle["live"] and bottle["present"]:
                 break
             time.sleep(0.2)
         assert bottle["present"] and abs(bottle["contents_ml"] - 400) < 5
+        # one owner: the bottle detector's state, which the MQTT state shows too
+        state = daemon.state()
+        assert state["bottle_present"] is True and abs(state["bottle_contents_ml"] - bottle["contents_ml"]) < 1
         assert daemon.health.get("dashboard").state == "ok"
     finally:
         daemon.stop()

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from dashboard import create_app
-from dashboard.intake import DayPlan, daily_totals
+from dashboard.intake import daily_totals, today
 from device import insights
 from device.events import Drink
 from device.health import Health
@@ -56,7 +56,8 @@ def test_the_policy_puts_0030_on_the_evening_and_0330_on_the_morning():
     assert policy.day_of(at(MORNING, 3, 30), h, TZ) == MORNING
     start, end = policy.day_bounds(MORNING, h, TZ)
     assert (start, end) == (at(MORNING, 3), at(MORNING + timedelta(days=1), 3))
-    assert DayPlan.from_config(make_config()).bounds(MORNING, TZ) == (start, end)
+    with Store(":memory:") as store:  # the dashboard's Today is that day
+        assert today(store, make_config(), at(MORNING, 3, 30))["chart"]["range"] == [3.0, 27.0]
 
 
 def test_the_day_follows_wake_time_and_bedtime():
@@ -92,7 +93,7 @@ def test_after_0300_every_view_is_on_the_new_day(world):
     assert daemon_state(daemon, world.now[0])["intake_today_ml"] == 250.0
     rows = insights.nights(world.store, world.config, EVENING, EVENING)
     assert rows[0]["night"] == EVENING.isoformat() and rows[0]["intake_ml"] == 500.0
-    assert daily_totals(world.store, TZ, EVENING, MORNING, DayPlan.from_config(world.config)) == [
+    assert daily_totals(world.store, world.config, EVENING, MORNING) == [
         {"date": EVENING.isoformat(), "intake_ml": 500, "drinks": 2, "refills": 0, "stretched": False},
         {"date": MORNING.isoformat(), "intake_ml": 250, "drinks": 2, "refills": 0, "stretched": False}]
 
@@ -117,5 +118,5 @@ def test_a_day_is_25_hours_when_the_clocks_go_back():
     start, end = policy.day_bounds(day, h, TZ)
     prev_start, _ = policy.day_bounds(day - timedelta(days=1), h, TZ)
     assert (start - prev_start) + (end - start) == pytest.approx(49 * 3600)  # the two days around it share the hour
-    rows = daily_totals(Store(":memory:"), TZ, day - timedelta(days=1), day + timedelta(days=1))
+    rows = daily_totals(Store(":memory:"), make_config(), day - timedelta(days=1), day + timedelta(days=1))
     assert [r["date"] for r in rows] == ["2026-10-24", "2026-10-25", "2026-10-26"]

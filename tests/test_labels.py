@@ -95,3 +95,35 @@ def test_the_dashboard_labels_two_wakes_in_one_millisecond():
         assert r.status_code == 200
     wakes, _ = apply_labels(store.events(types=["wake"]), store.events(types=["cramp"]))
     assert [w["cramp_label"] for w in wakes] == [False, True]
+
+
+def test_every_reader_joins_a_press_to_a_wake_by_the_one_rule():
+    """The dashboard's Nights and the reminders' night summary (and so the MQTT state)
+    count the same cramps: a press 12 minutes after a wake confirms it everywhere (the
+    dashboard once stopped at 10), one 30 s before its estimated start too, and one 20
+    minutes after is a cramp of its own."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from dashboard.nights import nights
+    from device.events import CrampLog, Wake
+    from device.labels import AFTER_WAKE_S, BEFORE_WAKE_S
+    from device.storage import Store
+    from scheduler.policy import cramp_count
+
+    tz = ZoneInfo("Europe/Berlin")
+    n = datetime(2026, 11, 20, 23, 0, tzinfo=tz).timestamp()
+    wakes = [Wake(start=n + 3600, end=n + 3900, bed_exit=True, cramp=False, score=0.2),
+             Wake(start=n + 7200, end=n + 7300, bed_exit=False, cramp=False, score=0.1),
+             Wake(start=n + 14400, end=n + 14500, bed_exit=False, cramp=False, score=0.1)]
+    presses = [CrampLog(t=n + 3900 + 12 * 60, source="button"), CrampLog(t=n + 7200 - 30, source="button"),
+               CrampLog(t=n + 14500 + 20 * 60, source="button")]
+    assert 12 * 60 < AFTER_WAKE_S < 20 * 60 and BEFORE_WAKE_S > 30
+    with Store(":memory:") as store:
+        store.add_events(wakes + presses)
+        night = nights(store, tz, date(2026, 11, 20), 1)[0]
+        assert [w["label"] for w in night["wakes"]] == [True, True, None]
+        assert [w["label_source"] for w in night["wakes"]] == ["button", "button", None]
+        assert [c["id"] for c in night["cramps"]] == [presses[2].id]
+        events = list(store.events())
+        assert night["cramp_count"] == cramp_count(events, n - 3600, n + 12 * 3600) == 3

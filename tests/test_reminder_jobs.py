@@ -95,3 +95,34 @@ def test_the_service_on_a_real_background_scheduler(tmp_path):
         service.stop()
     assert not service._scheduler.running
     assert not any(t.name == "reminders-clock" for t in threading.enumerate())
+
+
+def test_the_service_follows_settings_changed_on_the_dashboard_without_a_restart(tmp_path):
+    """Settings saved on the dashboard reach the running reminders at their next tick
+    or status: the day's times (and the jobs planned from them), the pace, the stretching."""
+    from dashboard.settings import SettingsService
+    from device.actions import GOAL_SETTING, Actions
+
+    config = make_config("UTC")
+    store = Store(tmp_path)
+    settings = SettingsService(config, store)
+    actions = Actions(store)
+    live = {GOAL_SETTING: lambda ml: actions.set_goal(ml, source="dashboard")}
+    service = ReminderService(config, store, Health(), publish=lambda *a: None, settings=settings.effective,
+                              sanity=ClockSanity(floor=EARLIEST_PLAUSIBLE, ntp=lambda: None))
+    service.start()
+    try:
+        stretch = lambda: {j.id: j for j in service._scheduler.get_jobs()}.get(jobs.STRETCH)
+        assert stretch().next_run_time.strftime("%H:%M") == "22:30"
+        settings.update({"hydration": {"bedtime": "22:00", "goal_ml": 2600, "front_load": 0.0}}, live=live)
+        pace = service.status()["pace"]
+        assert stretch().next_run_time.strftime("%H:%M") == "21:30"  # the jobs were planned again
+        assert pace["goal_ml"] == 2600
+        wake, cutoff = (datetime.fromtimestamp(t, ZoneInfo("UTC")).strftime("%H:%M") for t in pace["window"])
+        assert (wake, cutoff) == ("07:00", "20:00")
+        settings.update({"stretch": {"enabled": False}}, live=live)
+        service.tick()
+        assert stretch() is None
+    finally:
+        service.stop()
+        store.close()

@@ -66,28 +66,52 @@ def test_the_retry_list_is_bounded_and_what_falls_off_is_counted(locked, monkeyp
 
 
 def test_a_bedside_press_the_database_refuses_is_kept_and_written_by_the_storage_round(locked):
+    """The press goes through the cramp action (source "button"), which keeps what the
+    database refuses and writes it once, on the storage monitor's next round."""
     from gpiozero.pins.mock import MockFactory
 
+    from device.actions import Actions
     from device.bedside import BedsideButton
     from device.storage_monitor import StorageMonitor
 
     store, release = locked
     factory = MockFactory()
     clock = [1764060000.0]
-    button = BedsideButton(17, store, pin_factory=factory, clock=lambda: clock[0])
+    actions = Actions(store, clock=lambda: clock[0])
+    button = BedsideButton(17, actions, pin_factory=factory)
     monitor = StorageMonitor(store, Health(), min_free_mb=0, retention_days=0,
-                             unwritten=lambda: len(button.pending), retry=button.retry)
+                             unwritten=lambda: len(actions.pending), retry=actions.retry)
     try:
         pin = factory.pin(17)
         pin.drive_low()
         pin.drive_high()
-        assert wait_for(lambda: len(button.pending) == 1, 5)
+        assert wait_for(lambda: len(actions.pending) == 1, 5)
         assert store.count_events() == 0
         release()
-        button.pending.next_retry = 0.0  # due (RETRY_S after the failure)
+        actions.pending.next_retry = 0.0  # due (RETRY_S after the failure)
         monitor.check()
-        assert len(button.pending) == 0
+        assert len(actions.pending) == 0
+        monitor.check()  # a second round writes nothing more
         assert [(e["type"], e["t"], e["source"]) for e in store.events()] == [("cramp", clock[0], "button")]
     finally:
         button.close()
+        actions.close()
         factory.close()
+
+
+def test_a_cramp_from_any_surface_the_database_refuses_is_accepted_and_stored_once(locked):
+    """The action path keeps the entry: the caller hears it is created, and the next
+    entry (or the retry round) writes both, each once."""
+    from device.actions import Actions
+
+    store, release = locked
+    clock = [1764060000.0]
+    actions = Actions(store, clock=lambda: clock[0])
+    first, created = actions.log_cramp(source="mqtt")
+    assert created and [e.id for e in actions.pending.events] == [first.id] and store.count_events() == 0
+    release()
+    clock[0] += 120
+    second, created = actions.log_cramp(source="dashboard")
+    assert created and len(actions.pending) == 0
+    assert [(e["id"], e["source"]) for e in store.events()] == [(first.id, "mqtt"), (second.id, "dashboard")]
+    assert actions.log_cramp(first.t, source="dashboard")[1] is False  # the same entry again: not new

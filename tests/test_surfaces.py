@@ -4,10 +4,15 @@ real daemon, seen on every surface that shows it.
 The daemon runs as a user starts it (``python -m device.cli run --simulate --config``),
 with a real Mosquitto and its dashboard on a loopback port. Each action is triggered
 from MQTT (``<base>/cmd/<name>``) and from the dashboard's JSON API, and its effect is
-asserted in the MQTT state and events, the dashboard API and the stored rows. A failure
-names the action and the surface. (The GPIO buttons live on simulated pins inside the
-daemon's process, out of reach of a test outside it; they call the same actions and are
-tested in process: tests/test_reminder_outputs.py, tests/test_demo.py.)
+asserted in the MQTT state and events, the dashboard API, its live stream (Server-Sent
+Events) and the stored rows. A failure names the action and the surface.
+
+The GPIO buttons live on simulated pins inside the daemon's process, out of reach of a
+test outside it (the simulated sleeper presses the bedside button only minutes into a
+demo night, and there is no test hook on MQTT or HTTP, on purpose). So the bedside
+button's row of the matrix runs the real :class:`device.daemon.Daemon` in this process
+(real Mosquitto, real HTTP) and presses its gpiozero mock pin; the bottle-side button is
+in tests/test_daemon.py.
 
 This is the test that would have caught the dead ``goal``, ``ack``, ``snooze`` and
 ``tare`` commands: the daemon registered their handlers after MQTT had copied its table.
@@ -15,18 +20,23 @@ This is the test that would have caught the dead ``goal``, ``ack``, ``snooze`` a
 
 from __future__ import annotations
 
+import http.client
 import http.cookiejar
 import json
 import re
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from device.actions import RATE_LIMITS
 from device.health_file import read_health
 from device.storage import Store
 from tests.conftest import free_port, stop_daemon, wait_for, zone_at_hour
@@ -66,6 +76,45 @@ class Dashboard:
             "Content-Type": "application/json", "X-CSRF-Token": self.csrf(), "Origin": self.url})
         status, raw = self._open(request)
         return status, json.loads(raw) if raw else {}
+
+
+class LiveStream:
+    """The dashboard's ``/api/v1/stream`` as a page reads it: every (event, data) received."""
+
+    def __init__(self, url: str):
+        host, port = url.removeprefix("http://").split(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        self.conn.request("GET", "/api/v1/stream")
+        response = self.conn.getresponse()
+        assert response.status == 200, f"the live stream: {response.status}"
+        self.received: list[tuple[str | None, object]] = []
+        self._thread = threading.Thread(target=self._read, args=(response,), daemon=True)
+        self._thread.start()
+
+    def _read(self, response) -> None:
+        event = None
+        try:
+            for raw in response:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    self.received.append((event, json.loads(line[6:])))
+                elif not line:
+                    event = None
+        except (OSError, ValueError, http.client.HTTPException):
+            pass  # closed
+
+    def events(self, kind: str) -> list[dict]:
+        return [d for e, d in list(self.received) if e == "event" and d.get("type") == kind]
+
+    def close(self) -> None:
+        try:
+            self.conn.sock.shutdown(2)
+        except (OSError, AttributeError):
+            pass
+        self.conn.close()
+        self._thread.join(5)
 
 
 class RunningDaemon:
@@ -235,7 +284,14 @@ def _refused(d: RunningDaemon) -> int:
 @pytest.mark.slow
 def test_goal_cramp_and_tare_from_each_surface(run_daemon):
     d = run_daemon("acts", bottle=True, drink_interval_s=30)
+    live = LiveStream(d.dash.url)  # a dashboard page open all along
+    try:
+        _goal_cramp_tare_and_drink(d, live)
+    finally:
+        live.close()
 
+
+def _goal_cramp_tare_and_drink(d: RunningDaemon, live: LiveStream) -> None:
     # -- the daily goal ---------------------------------------------------------------------
     d.command("goal", {"ml": 2345})
     expect("goal from mqtt, seen in the MQTT state", lambda: d.state().get("goal_ml") == 2345)
@@ -247,8 +303,17 @@ def test_goal_cramp_and_tare_from_each_surface(run_daemon):
     expect("goal from the dashboard, seen on the dashboard API", lambda: d.dash.get("/api/v1/today")["goal_ml"] == 3100)
     assert d.setting("hydration.goal_ml") == 3100, "goal from the dashboard, stored"
     d.command("goal", {"ml": 20})  # refused, changes nothing
-    expect("a refused goal, logged", lambda: "goal: ml must be between 250 and 10000" in d.log_text())
+    expect("a refused goal from mqtt, logged", lambda: "goal: ml must be between 250 and 10000" in d.log_text())
     assert d.state().get("goal_ml") == 3100
+    # the dashboard's goal is the same action: its log line names the surface, and its rate limit applies
+    expect("goal from the dashboard, through the goal action",
+           lambda: "daily goal set to 3100 mL (dashboard)" in d.log_text())
+    for ml in range(3200, 3200 + 20 * 10, 10):  # more than the goal's burst, at once
+        status, body = d.dash.send("PATCH", "/api/v1/settings", {"hydration": {"goal_ml": ml}})
+        if status == 429:
+            break
+    assert status == 429 and "goal: asked too often from dashboard" in body["error"], \
+        f"goal from the dashboard, rate-limited: {status} {body}"
 
     # -- "I had a cramp" ----------------------------------------------------------------------
     d.command("cramp", b"")
@@ -262,6 +327,9 @@ def test_goal_cramp_and_tare_from_each_surface(run_daemon):
            lambda: [e for e in d.events("cramp") if e["source"] == "dashboard" and e["t"] == t])
     status, _ = d.dash.send("POST", "/api/v1/cramps", {"t": t})  # the same entry again
     assert status == 200 and len([e for e in d.stored("cramp") if e["source"] == "dashboard"]) == 1, "stored twice"
+    for source in ("mqtt", "dashboard"):
+        expect(f"cramp from {source}, seen on the dashboard's live stream (SSE)",
+               lambda source=source: [e for e in live.events("cramp") if e["source"] == source])
 
     # -- tare: refused while the simulated bottle stands on the scale -------------------------
     expect("the simulated bottle on the scale", lambda: d.state().get("bottle_present") is True, timeout=60)
@@ -273,3 +341,73 @@ def test_goal_cramp_and_tare_from_each_surface(run_daemon):
     drink = expect("a simulated drink, stored", lambda: d.stored("drink"), timeout=120)[0]
     expect("the drink on MQTT event/drink", lambda: [e for e in d.events("drink") if e["id"] == drink["id"]])
     expect("the drink on the dashboard's today", lambda: d.dash.get("/api/v1/today")["intake_ml"] >= drink["ml"] - 1)
+    expect("the drink on the dashboard's live stream (SSE)", lambda: [e for e in live.events("drink")
+                                                                      if e["id"] == drink["id"]])
+    weight = [data for event, data in list(live.received) if event == "weight" and data["live"]]
+    assert weight, "the bottle on the dashboard's live stream (SSE): no live weight"
+    # bottle presence has one owner, the bottle detector: the dashboard shows what MQTT shows
+    expect("bottle presence, the same on the dashboard API and in the MQTT state",
+           lambda: d.dash.get("/api/v1/bottle")["present"] == d.state().get("bottle_present"), timeout=20)
+
+
+@pytest.mark.slow
+def test_the_bedside_button_logs_a_cramp_through_the_action_seen_on_every_surface(broker, listen, tmp_path):
+    """The bedside button is the ``cramp`` action from the ``button`` surface: stored with
+    that source, published on MQTT, shown on the dashboard's Nights and its live stream;
+    and, being the action, it has its own rate-limit allowance: a flood of MQTT cramps
+    does not block it."""
+    from device.config import Config
+    from device.daemon import Daemon
+
+    name, pin_number, port = "bedside", 21, free_port()
+    zone = zone_at_hour(3)  # a cramp in the night
+    base = f"crampwatch/{name}"
+    config = Config.model_validate({
+        "device": {"id": name, "data_dir": str(tmp_path / name), "timezone": zone},
+        "mqtt": {"host": broker.host, "port": broker.port, "reconnect_max_s": 1},
+        "dashboard": {"port": port}, "bottle": {"enabled": False},
+        "bed": {"enabled": False, "button_pin": pin_number}})
+    watch = listen(broker, [f"{base}/#"])
+    pub = listen(broker, []).client
+    daemon = Daemon(config, simulate=True)
+    daemon.start()
+    live = None
+    try:
+        assert daemon.bedside is not None, "the bedside button: not set up"
+        expect("the daemon on MQTT", lambda: daemon.health.get("mqtt").state == "ok", 20)
+        assert watch.wait(f"{base}/state", timeout=10), "the daemon's MQTT state"  # its commands are subscribed
+        dash = Dashboard(f"http://127.0.0.1:{port}")
+        live = LiveStream(dash.url)
+
+        # a program floods the cramp command on MQTT: refused beyond the MQTT allowance ...
+        for _ in range(6):
+            pub.publish(f"{base}/cmd/cramp", b"", qos=1).wait_for_publish(5)
+        expect("cramp flood from mqtt, rate-limited", lambda: daemon.health.get("mqtt").to_dict().get(
+            "commands_rate_limited", 0) >= 1)
+        # ... and the person's press still counts: the button's allowance is its own
+        pin = daemon.pin_factory().pin(pin_number)
+        pressed = time.time()
+        pin.drive_low()  # wired to ground
+        time.sleep(0.2)
+        pin.drive_high()
+
+        what = "cramp from the bedside button"
+        stored = expect(f"{what}, stored", lambda: [e for e in daemon.store.events(types=["cramp"])
+                                                    if e["source"] == "button"])
+        assert len(stored) == 1 and abs(stored[0]["t"] - pressed) < 5 and stored[0]["confirmed"] is True, stored
+        cramp_id = stored[0]["id"]
+        expect(f"{what}, seen on MQTT event/cramp", lambda: [e for e in watch.json(f"{base}/event/cramp")
+                                                             if e["id"] == cramp_id and e["source"] == "button"])
+        expect(f"{what}, seen on the dashboard's live stream (SSE)",
+               lambda: [e for e in live.events("cramp") if e["id"] == cramp_id])
+        night = (datetime.fromtimestamp(pressed, ZoneInfo(zone)) - timedelta(hours=12)).date().isoformat()
+        rows = dash.get(f"/api/v1/nights?last={night}&count=1")["nights"]
+        assert [c["source"] for c in rows[0]["cramps"] if c["id"] == cramp_id] == ["button"], \
+            f"{what}, seen on the dashboard's Nights: {rows[0]['cramps']}"
+        # (two commands handled in one millisecond are one cramp: "one moment, one cramp")
+        assert 1 <= len([e for e in daemon.store.events(types=["cramp"]) if e["source"] == "mqtt"]) \
+            <= RATE_LIMITS["cramp"].burst, "cramp flood from mqtt: not held to its burst"
+    finally:
+        if live is not None:
+            live.close()
+        daemon.stop()

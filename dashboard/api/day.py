@@ -12,15 +12,11 @@ from dashboard.services import services
 LIMITS = {"day": 30, "week": 12, "month": 12}  # default counts; at most 366 of any
 
 
-def _plan(svc):
-    return intake.DayPlan.from_config(svc.effective, svc.store)
-
-
 @bp.get("/today")
 def today():
     """Today's intake against the goal and pace, every drink, the bottle and the reminder."""
     svc = services()
-    data = intake.today(svc.store, svc.effective.tz, _plan(svc), svc.clock())
+    data = intake.today(svc.store, svc.effective, svc.clock())
     data["bottle"] = state.bottle(svc)
     data["reminder"] = state.reminder(svc)
     return jsonify(data)
@@ -34,14 +30,14 @@ def history():
     if view not in LIMITS:
         raise bad_field("view", "must be one of day, week, month")
     count = int_arg("count", LIMITS[view], 1, 366)
-    return jsonify(intake.history(svc.extras["totals"], svc.effective.tz, _plan(svc), svc.clock(), view, count))
+    return jsonify(intake.history(svc.extras["totals"], svc.effective, svc.clock(), view, count))
 
 
 @bp.get("/streaks")
 def streaks():
     """Current and best runs of days at the goal and of evenings with stretching."""
     svc = services()
-    return jsonify(intake.streaks(svc.extras["totals"], svc.effective.tz, _plan(svc), svc.clock()))
+    return jsonify(intake.streaks(svc.extras["totals"], svc.effective, svc.clock()))
 
 
 @bp.get("/bottle")

@@ -8,6 +8,7 @@ from dashboard.api import bp, json_body
 from dashboard.errors import ApiError
 from dashboard.services import services
 from dashboard.settings import SettingsError
+from device.actions import GOAL_SETTING
 
 
 @bp.get("/settings")
@@ -19,10 +20,15 @@ def get_settings():
 
 @bp.patch("/settings")
 def patch_settings():
-    """Change settings: ``{"section": {"key": value}}``; saved durably as overrides."""
+    """Change settings: ``{"section": {"key": value}}``; saved durably as overrides.
+
+    ``hydration.goal_ml`` is the goal action's (rate-limited: a 429 with Retry-After).
+    """
     svc = services()
+    # the goal is the goal action's, as from MQTT: its range check and rate limit
+    live = {GOAL_SETTING: lambda ml: svc.actions.set_goal(ml, source="dashboard")}
     try:
-        svc.settings.update(json_body())
+        svc.settings.update(json_body(), live=live)
     except SettingsError as exc:
         raise ApiError(400, f"invalid settings: {exc}", exc.fields) from None
     return jsonify({"sections": svc.settings.describe(svc.health)})
