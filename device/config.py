@@ -179,7 +179,7 @@ class LoggingSection(Section):
 
 
 class SimulatorSection(Section):
-    drink_interval_s: float = Field(60.0, ge=30, le=3600,
+    drink_interval_s: float = Field(60.0, ge=5, le=3600,
                                     description="In simulate mode the person drinks or refills at least this often.")
     seed: int = Field(1, description="Seed of the simulated scenario.")
     night_minutes: float = Field(

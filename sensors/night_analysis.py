@@ -277,6 +277,14 @@ class BedParams:
     exit_tilt_g: float = 0.0015
     # ...measured on still epochs this long before and after.
     exit_context_s: float = 600.0
+    # Without measurable breathing, a still gap of still_exit_min_s to exit_max_s between
+    # two strong movements (each at least still_exit_strength times the night's usual
+    # movement: getting up, lying down again) whose tilt is still_exit_tilt_g away from
+    # the tilt before and after it is time out of bed: only the sleeper's weight leaving
+    # the frame moves its tilt that far between two movements and back.
+    still_exit_min_s: float = 60.0
+    still_exit_strength: float = 1.0
+    still_exit_tilt_g: float = 0.003
     # Sleep at the edges of a night that breathes at another rate than the night (by
     # more than other_rate, a share), cut off from the rest by at least other_moving_s
     # of movement (getting into bed and reading, or waking up and getting out), is
@@ -564,7 +572,11 @@ class NightAnalyzer:
         # that look like the sleeper's weight gone from a bed a partner still lies on
         absent = np.flatnonzero(~present[i0:i1]) + i0
         # quiet time out of bed with a partner still on it shows only in the breathing
-        gaps = self._exit_gaps(ep, b_start, b_end, start, end, night_hz) if breathing else []
+        amp = ep.amp[lo:hi].ravel()
+        ref = _night_scale(amp, s, e, b_start, start, end)
+        peaks = np.array([float(np.nan_to_num(amp[i:j]).max()) for i, j in zip(s.tolist(), e.tolist())])
+        gaps = self._exit_gaps(ep, b_start, b_end, start, end, night_hz, breathing,
+                               strong=peaks >= p.still_exit_strength * ref if ref > 0 else None)
         o_start = np.r_[ep.t[absent], [a for a, _ in gaps]]
         o_end = np.r_[ep.t[absent] + self.epoch_s, [b for _, b in gaps]]
         starts = np.r_[b_start, o_start]
@@ -572,10 +584,8 @@ class NightAnalyzer:
         oob = np.r_[np.zeros(len(b_start), bool), np.ones(len(o_start), bool)]
         order = np.argsort(starts, kind="stable")
         starts, ends, oob = starts[order], ends[order], oob[order]
-        amp = ep.amp[lo:hi].ravel()
         jump = ep.jump[lo:hi].ravel()
         ring = ep.ring[lo:hi].ravel()
-        ref = _night_scale(amp, s, e, b_start, start, end)
         for w in wake_episodes(starts, ends, oob, (start, end), p.periods):
             feats = _wake_features(w, start, sec_t, amp, jump, ring, moving, starts, ends, oob)
             feats["ref_mg"] = ref * 1000.0
@@ -625,27 +635,42 @@ class NightAnalyzer:
         return i0, extend_end(ep.t, asleep, b, self.epoch_s, p.periods)[0], night
 
     def _exit_gaps(self, ep: EpochFeatures, b_start, b_end, start: float, end: float,
-                   night_hz: float) -> list[tuple[float, float]]:
-        """Quiet gaps between movement clusters that are time out of bed (see BedParams)."""
+                   night_hz: float, breathing: bool = True, strong=None) -> list[tuple[float, float]]:
+        """Quiet gaps between movement clusters that are time out of bed (see BedParams):
+        by breathing, tilt and breathing rate; without breathing, by tilt between two
+        ``strong`` bouts (a flag per bout; None: no bout is)."""
         p = self.params
         join = p.periods.join_s
-        clusters: list[list[float]] = []
-        for a, b in zip(b_start.tolist(), b_end.tolist()):
+        clusters: list[list] = []  # [start, end, strong]
+        for i, (a, b) in enumerate(zip(b_start.tolist(), b_end.tolist())):
+            hard = bool(strong[i]) if strong is not None else False
             if clusters and a - clusters[-1][1] <= join:
                 clusters[-1][1] = max(clusters[-1][1], b)
+                clusters[-1][2] = clusters[-1][2] or hard
             else:
-                clusters.append([a, b])
+                clusters.append([a, b, hard])
+        if not breathing and strong is None:
+            return []
         t0 = ep.t
         t1 = ep.t + self.epoch_s
-        ok = np.isfinite(ep.breath) & np.isfinite(ep.level).all(axis=1)
+        ok = np.isfinite(ep.level).all(axis=1)
+        if breathing:
+            ok &= np.isfinite(ep.breath)
         out = []
-        for (a0, a1), (b0, b1) in zip(clusters[:-1], clusters[1:]):
+        for (a0, a1, hard_a), (b0, b1, hard_b) in zip(clusters[:-1], clusters[1:]):
             if not (join < b0 - a1 <= p.exit_max_s and start <= a0 and b1 <= end + p.exit_max_s):
                 continue
             gap = ok & (t0 >= a1) & (t1 <= b0)
             before = ok & (t1 <= a0) & (t0 >= a0 - p.exit_context_s)
             after = ok & (t0 >= b1) & (t1 <= b1 + p.exit_context_s)
             if gap.sum() < 1 or before.sum() < 2 or after.sum() < 2:
+                continue
+            if not breathing:
+                g_l = np.median(ep.level[gap], axis=0)
+                shift = min(np.linalg.norm(g_l - np.median(ep.level[before], axis=0)),
+                            np.linalg.norm(g_l - np.median(ep.level[after], axis=0)))
+                if hard_a and hard_b and b0 - a1 >= p.still_exit_min_s and shift > p.still_exit_tilt_g:
+                    out.append((a1, b0))
                 continue
             g_b = np.median(ep.breath[gap])
             ratio = g_b / max(min(np.median(ep.breath[before]), np.median(ep.breath[after])), 1e-9)

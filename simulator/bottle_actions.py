@@ -27,6 +27,8 @@ from device.events import Drink, Refill
 
 MIN_EVENT_ML = 11.0
 MAX_NOEVENT_ML = 5.0
+MIN_DRINK_INTERVAL_S = 5.0  # the quickest demo cycle: lift, sip, put down, settle
+HURRIED_REST_S = 1.6  # a hurried demo's rest after a put-down: the detector's 1 s window and more
 DAY = 86400.0
 MEAN_OCCASION_ML = 115.0  # expected volume of one drinking occasion (sizes the rate)
 
@@ -46,6 +48,17 @@ class Person:
     @property
     def demo(self) -> bool:
         return self.interval_s is not None
+
+    @property
+    def pace(self) -> float:
+        """How much faster than the 30 s demo this person acts: 1 at 30 s and longer intervals,
+        down to 1/6 at 5 s (a lift, a quick sip, a put-down and a short rest)."""
+        return 1.0 if self.interval_s is None else min(1.0, self.interval_s / 30.0)
+
+    @property
+    def hurried(self) -> bool:
+        """Demo intervals under 30 s: every step of a drink is as quick as can be detected."""
+        return self.pace < 1.0
 
     def awake(self, t: float) -> bool:
         return self.wake_h <= (t % DAY) / 3600.0 < self.bed_h
@@ -334,7 +347,11 @@ def _item(p: Person, rng: random.Random, s: _State, t: float, on_bottle: bool, h
 def _lift(p: Person, rng: random.Random, s: _State, t_up: float, away: float, new: float,
           kind: str, drunk: float = 0.0) -> Iterator[Action]:
     """One lift: the Remove, anything happening to the empty scale meanwhile, the Place."""
-    remove = Remove(t_up, t_up + (rng.uniform(1.1, 1.4) if p.demo else rng.uniform(1.2, 2.0)), s.contents)
+    if p.hurried:
+        off = rng.uniform(1.0, 1.2)  # grip, tilt and ramp take under 1 s; the ringing dies fast
+    else:
+        off = rng.uniform(1.1, 1.4) if p.demo else rng.uniform(1.2, 2.0)
+    remove = Remove(t_up, t_up + off, s.contents)
     yield remove
     t_down = remove.t_off + away
     s.t = remove.t_off + 20.0
@@ -352,7 +369,9 @@ def _lift(p: Person, rng: random.Random, s: _State, t_up: float, away: float, ne
 def _place(p: Person, rng: random.Random, s: _State, t: float, new: float, kind: str,
            t_up: float | None) -> Iterator[Place]:
     hand = rng.random() < (0.3 if p.demo else 0.6)
-    if p.demo:
+    if p.hurried:  # set straight down, no hand left on it: there is no time
+        hand, window = False, rng.uniform(0.8, 1.15)
+    elif p.demo:
         window = rng.uniform(1.4, 2.0) if hand else rng.uniform(0.8, 1.2)
     else:
         window = rng.uniform(1.7, 3.3) if hand else rng.uniform(0.9, 1.6)
@@ -365,16 +384,28 @@ def _place(p: Person, rng: random.Random, s: _State, t: float, new: float, kind:
         if abs(net) >= MIN_EVENT_ML:
             event = (Refill if net > 0 else Drink)(t=t_rest, ml=abs(net), contents_ml=new)
     s.contents, s.last_rest = new, t_rest
-    s.t = t_rest + (8.0 if p.demo else 60.0)  # creep mostly settles before anything else
+    # creep mostly settles before anything else; a hurried demo only rests long enough for
+    # the detector to read the level (a 1 s rest window and a few readings more)
+    s.t = t_rest + (max(HURRIED_REST_S, 8.0 * p.pace) if p.demo else 60.0)
     yield Place(t, t_rest, new, hand, kind, t_up, net, event)
 
 
 def _demo(p: Person, rng: random.Random, s: _State) -> Iterator[Action]:
-    """Demo mode: a drink within the first minute, then an event at least every interval."""
-    target = max(s.t + 10.0, s.start + rng.uniform(20.0, 50.0))
+    """Demo mode: a drink within the first minute (sooner at short intervals), then an
+    event at least every interval.
+
+    Under 30 s the person hurries: at 5 s a drink is a lift (1.0-1.2 s), a sip of 0.8-1.0 s,
+    a put-down (0.8-1.15 s) and a 1.6 s rest, at most 4.95 s from rest to rest.
+    """
+    k = p.pace
+    if p.hurried:  # a trace starting with the bottle on the scale shows it at rest first
+        s.t = max(s.t, s.start + 2.0 * HURRIED_REST_S)
+    target = max(s.t + 10.0 * k, s.start + rng.uniform(20.0, 50.0) * k)
     while True:
         refill = s.contents < 150.0
         away = rng.uniform(6.0, 15.0) if refill else rng.uniform(2.0, 6.0)
+        if p.hurried:  # quicker sips and taps, so that rest to rest fits in the interval
+            away = min(max(0.8, away * k), 30.0 * k - max(HURRIED_REST_S, 8.0 * k) - 2.4)
         t_up = max(s.t, target - away - 3.4)  # remove <= 1.4 s, place <= 2.0 s
         room = t_up - 5.0 - s.t
         u = rng.random()

@@ -38,10 +38,11 @@ import numpy as np
 from device.events import Drink, Refill
 from device.traces import format_rows
 from simulator.bottle_actions import (
-    MAX_NOEVENT_ML, MIN_EVENT_ML, Bump, Item, Person, Place, Remove, make_person, start_state, timeline,
+    MAX_NOEVENT_ML, MIN_DRINK_INTERVAL_S, MIN_EVENT_ML, Bump, Item, Person, Place, Remove, make_person, start_state, timeline,
 )
 
-__all__ = ["BottlePlan", "plan_day", "write_trace", "DEFAULT_START", "MIN_EVENT_ML", "MAX_NOEVENT_ML"]
+__all__ = ["BottlePlan", "plan_day", "write_trace", "DEFAULT_START", "MIN_DRINK_INTERVAL_S", "MIN_EVENT_ML",
+           "MAX_NOEVENT_ML"]
 
 DEFAULT_START = 1793602800.0  # 2026-11-02 07:00 UTC
 _FOREVER = math.inf
@@ -51,13 +52,14 @@ def plan_day(hours: float, seed: int, *, start: float = DEFAULT_START, drink_int
              start_on_scale: bool | None = None) -> BottlePlan:
     """Plan ``hours`` of one person's bottle use from ``start``; deterministic per seed.
 
-    With ``drink_interval_s`` (demo mode, at least 30 s) they drink within the first
-    60 s, then drink or refill at least every ``drink_interval_s`` seconds.
+    With ``drink_interval_s`` (demo mode, at least ``MIN_DRINK_INTERVAL_S``) they drink
+    within the first 60 s (within the first interval when that is shorter than 30 s), then
+    drink or refill at least every ``drink_interval_s`` seconds.
     """
     if not hours > 0:
         raise ValueError("hours must be positive")
-    if drink_interval_s is not None and drink_interval_s < 30.0:
-        raise ValueError("drink_interval_s must be at least 30 s")
+    if drink_interval_s is not None and not drink_interval_s >= MIN_DRINK_INTERVAL_S:
+        raise ValueError(f"drink_interval_s must be at least {MIN_DRINK_INTERVAL_S:g} s")
     rng = random.Random(f"crampwatch.bottle.plan.{seed}")
     person = make_person(rng, drink_interval_s)
     on_scale, contents = start_state(person, rng, start, start_on_scale)

@@ -30,7 +30,7 @@ from device.health_file import read_health
 from tests.conftest import stop_daemon, wait_for
 
 OUTAGE_S = 150.0  # "minutes": the simulated person drinks about every 30 s meanwhile
-DRINK_INTERVAL_S = 30  # the fastest drinker the simulator allows (config minimum)
+DRINK_INTERVAL_S = 30  # a drink or refill every 15-27 s
 DEVICE = "outage"
 BASE = f"crampwatch/{DEVICE}"
 
