@@ -283,8 +283,8 @@ class BedParams:
     # the tilt before and after it is time out of bed: only the sleeper's weight leaving
     # the frame moves its tilt that far between two movements and back.
     still_exit_min_s: float = 60.0
-    still_exit_strength: float = 1.0
-    still_exit_tilt_g: float = 0.003
+    still_exit_strength: float = 1.5
+    still_exit_tilt_g: float = 0.004
     # Sleep at the edges of a night that breathes at another rate than the night (by
     # more than other_rate, a share), cut off from the rest by at least other_moving_s
     # of movement (getting into bed and reading, or waking up and getting out), is

@@ -294,6 +294,46 @@ def test_bathroom_trip_with_a_partner_in_bed():
     assert events[1].bed_exit and not events[1].cramp
 
 
+def _night_without_breathing(seed, middle):
+    """A bed that feels no breathing (0.05 mg): the night is found from movement alone."""
+    bed = Bed(50.0, "adxl345", seed)
+    bed.wait(10 * MIN).get_in(breath_mg=0.05, hz=0.2, tilt_mg=6.0).wait(30).turnover()
+    bed.wait(40).sleep(90)
+    bed.wait(6 * MIN)
+    middle(bed)
+    bed.wait(6 * MIN).sleep(90).wait(10 * MIN)
+    for _ in range(5):
+        bed.turnover(80).wait(40)
+    bed.get_out().wait(40 * MIN)
+    return bed
+
+
+def _up_and_back(b):
+    b.marks["wake"] = b.now
+    b.move(400, 3.0, rise=0.5)  # sitting up and standing: a big movement
+    b.get_out().wait(300)
+    b.get_in(breath_mg=0.05, hz=0.2, tilt_mg=6.0)  # lying down again, a little elsewhere
+    b.move(300, 3.0, rise=0.5)
+    b.marks["wake_end"] = b.now
+
+
+def _two_jolts(b):
+    b.move(400, 3.0, rise=0.5).wait(300).move(300, 3.0, rise=0.5)  # the same, staying in bed
+
+
+def test_without_breathing_time_out_of_bed_shows_in_the_frames_tilt():
+    """Movement-only nights: the still minutes out of bed between getting up and lying
+    down again look like sleep, but the frame's tilt moves while the weight is off it."""
+    events = run(_night_without_breathing(11, _up_and_back))
+    assert kinds(events) == ["sleep", "wake"] and events[0].evidence == "movement"
+    assert events[1].bed_exit
+
+
+def test_without_breathing_two_jolts_in_bed_are_no_wake():
+    events = run(_night_without_breathing(11, _two_jolts))
+    assert kinds(events) == ["sleep"] and events[0].evidence == "movement"
+
+
 def test_chunking_does_not_change_events():
     bed = night(50.0, seed=7, middle=lambda b: b.cramp(in_bed_s=100, out_s=120))
     t, xyz = bed.render()
