@@ -339,6 +339,26 @@ def test_event_is_emitted_once_settled_not_only_at_finish():
     assert det.finish() == []
 
 
+def test_a_drink_is_emitted_as_the_bottle_leaves_again_not_once_the_scale_is_at_rest():
+    # fed a reading at a time, as the live scale does: the drink before a lift is certain
+    # as soon as the scale reads its zero, while the bottle is still in the air
+    tr = Trace(seed=28, spikes=0.0).put(850.0).rest(30).lift().away(5).put(800.0).rest(10)
+    lifted = tr.now
+    tr.lift().away(20)
+    t, g = tr.render()
+    det = BottleDetector()
+    emitted_at = None
+    for i in range(len(t)):
+        if det.feed(t[i : i + 1], g[i : i + 1]):
+            emitted_at = t[i] - T0
+            break
+    assert emitted_at is not None
+    # the lift's readings reach the zero at 0.5 s and the median lags two readings;
+    # waiting for the empty scale to be at rest would take another second and more
+    assert lifted < emitted_at <= lifted + 1.0
+    assert_matches(detect(t, g, chunk=1), tr.truth)
+
+
 def test_missing_readings_and_data_gaps_are_survived():
     tr = Trace(seed=27).put(850.0).rest(300).lift().away(5).put(800.0).rest(300)
     t, g = tr.render()

@@ -150,7 +150,7 @@ def test_the_day_has_rhythm_more_events_by_day_than_at_night(days):
     assert night <= 0.05 * len(hours)
 
 
-@pytest.mark.parametrize("interval", [60.0, 75.0])
+@pytest.mark.parametrize("interval", [5.0, 6.0, 10.0, 60.0, 75.0])
 @pytest.mark.parametrize("on_scale", [True, False, None])
 def test_demo_mode_drinks_in_the_first_minute_and_then_every_interval(interval, on_scale):
     for seed in range(4):
@@ -164,8 +164,44 @@ def test_demo_mode_drinks_in_the_first_minute_and_then_every_interval(interval, 
 
 
 def test_demo_mode_rejects_an_interval_too_short_to_act_in():
-    with pytest.raises(ValueError):
-        plan_day(1, 0, drink_interval_s=10)
+    with pytest.raises(ValueError, match="at least 5 s"):
+        plan_day(1, 0, drink_interval_s=4.9)
+
+
+def test_at_5_s_each_drink_is_a_lift_a_sip_a_put_down_and_a_rest():
+    plan = plan_day(0.25, 3, drink_interval_s=5)
+    ms = 1e-3  # times are Unix seconds, rounded to the millisecond
+    for a, b in zip(lifts(plan), lifts(plan)[1:]):
+        assert 1.0 - ms <= a["t_off"] - a["t"] <= 1.2 + ms  # lifted clear of the scale
+        assert 0.8 - ms <= a["t_down"] - a["t_off"] <= 1.0 + ms  # a sip
+        assert 0.8 - ms <= a["t_end"] - a["t_down"] <= 1.15 + ms  # set down, no hand left on it
+        assert b["t"] - a["t_end"] >= 1.6 - ms  # at rest long enough to be weighed
+
+
+@pytest.mark.parametrize("rate", [10.0, 80.0])
+def test_the_detector_finds_every_drink_of_a_5_s_drinker(rate):
+    from benchmarks.bottle_accuracy import score
+    from sensors.bottle_detector import BottleDetector
+
+    for seed in range(2):
+        plan = plan_day(0.25, seed, drink_interval_s=5)
+        t, g = plan.render(rate, seed=seed)
+        det = BottleDetector()
+        result = score(plan.truth, det.feed(t, g) + det.finish(), tol_s=2.0)
+        assert result["fp"] == 0 and result["fn"] <= 1, (seed, result["missed"], result["false"])
+        assert result["vol_err_median_ml"] <= 1.0
+
+
+def test_the_config_takes_a_5_s_drinker_and_names_the_key_below_that(tmp_path):
+    from device.config import load_config
+    from device.errors import ConfigError
+
+    path = tmp_path / "config.toml"
+    path.write_text("[simulator]\ndrink_interval_s = 5\n")
+    assert load_config(path)[0].simulator.drink_interval_s == 5
+    path.write_text("[simulator]\ndrink_interval_s = 4\n")
+    with pytest.raises(ConfigError, match=r"simulator\.drink_interval_s: .*greater than or equal to 5 \(got 4\)"):
+        load_config(path)
 
 
 def test_the_trace_may_start_with_the_bottle_on_or_off_the_scale():
