@@ -571,12 +571,13 @@ class NightAnalyzer:
         # absences inside the period are out-of-bed bouts, and so are the quiet gaps
         # that look like the sleeper's weight gone from a bed a partner still lies on
         absent = np.flatnonzero(~present[i0:i1]) + i0
-        # quiet time out of bed with a partner still on it shows only in the breathing
+        # quiet time out of bed shows in the breathing (a partner still on the bed) or,
+        # without breathing, in the tilt between two strong movements
         amp = ep.amp[lo:hi].ravel()
-        ref = _night_scale(amp, s, e, b_start, start, end)
-        peaks = np.array([float(np.nan_to_num(amp[i:j]).max()) for i, j in zip(s.tolist(), e.tolist())])
-        gaps = self._exit_gaps(ep, b_start, b_end, start, end, night_hz, breathing,
-                               strong=peaks >= p.still_exit_strength * ref if ref > 0 else None)
+        peaks = _bout_peaks(amp, s, e)
+        ref = _night_scale(peaks, b_start, start, end)
+        strong = None if breathing or ref <= 0 else peaks >= p.still_exit_strength * ref
+        gaps = self._exit_gaps(ep, b_start, b_end, start, end, night_hz, breathing, strong=strong)
         o_start = np.r_[ep.t[absent], [a for a, _ in gaps]]
         o_end = np.r_[ep.t[absent] + self.epoch_s, [b for _, b in gaps]]
         starts = np.r_[b_start, o_start]
@@ -639,18 +640,18 @@ class NightAnalyzer:
         """Quiet gaps between movement clusters that are time out of bed (see BedParams):
         by breathing, tilt and breathing rate; without breathing, by tilt between two
         ``strong`` bouts (a flag per bout; None: no bout is)."""
-        p = self.params
-        join = p.periods.join_s
-        clusters: list[list] = []  # [start, end, strong]
-        for i, (a, b) in enumerate(zip(b_start.tolist(), b_end.tolist())):
-            hard = bool(strong[i]) if strong is not None else False
-            if clusters and a - clusters[-1][1] <= join:
-                clusters[-1][1] = max(clusters[-1][1], b)
-                clusters[-1][2] = clusters[-1][2] or hard
-            else:
-                clusters.append([a, b, hard])
         if not breathing and strong is None:
             return []
+        p = self.params
+        join = p.periods.join_s
+        hard = strong.tolist() if strong is not None else [False] * len(b_start)
+        clusters: list[list] = []  # [start, end, any bout strong]
+        for a, b, h in zip(b_start.tolist(), b_end.tolist(), hard):
+            if clusters and a - clusters[-1][1] <= join:
+                clusters[-1][1] = max(clusters[-1][1], b)
+                clusters[-1][2] = clusters[-1][2] or h
+            else:
+                clusters.append([a, b, h])
         t0 = ep.t
         t1 = ep.t + self.epoch_s
         ok = np.isfinite(ep.level).all(axis=1)
@@ -665,19 +666,16 @@ class NightAnalyzer:
             after = ok & (t0 >= b1) & (t1 <= b1 + p.exit_context_s)
             if gap.sum() < 1 or before.sum() < 2 or after.sum() < 2:
                 continue
+            g_l = np.median(ep.level[gap], axis=0)
+            l_b = np.median(ep.level[before], axis=0)
+            l_a = np.median(ep.level[after], axis=0)
+            shift = min(np.linalg.norm(g_l - l_b), np.linalg.norm(g_l - l_a))
             if not breathing:
-                g_l = np.median(ep.level[gap], axis=0)
-                shift = min(np.linalg.norm(g_l - np.median(ep.level[before], axis=0)),
-                            np.linalg.norm(g_l - np.median(ep.level[after], axis=0)))
                 if hard_a and hard_b and b0 - a1 >= p.still_exit_min_s and shift > p.still_exit_tilt_g:
                     out.append((a1, b0))
                 continue
             g_b = np.median(ep.breath[gap])
             ratio = g_b / max(min(np.median(ep.breath[before]), np.median(ep.breath[after])), 1e-9)
-            g_l = np.median(ep.level[gap], axis=0)
-            l_b = np.median(ep.level[before], axis=0)
-            l_a = np.median(ep.level[after], axis=0)
-            shift = min(np.linalg.norm(g_l - l_b), np.linalg.norm(g_l - l_a))
             back = np.linalg.norm(l_a - l_b)  # the sleeper lies down about where they were
             strict = ratio < p.exit_breath and shift > p.exit_tilt_g and back < shift
             # who breathes in the gap: a new posture of the sleeper can be weaker and
@@ -772,16 +770,18 @@ def _merge(s: np.ndarray, e: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarr
     return starts, e[last]
 
 
-def _night_scale(amp, s, e, b_start, start: float, end: float) -> float:
+def _bout_peaks(amp, s, e) -> np.ndarray:
+    """Each movement bout's peak swing (g); ``s``, ``e`` index the per-second ``amp``."""
+    a = np.nan_to_num(amp)
+    return np.array([float(a[i:j].max()) for i, j in zip(s.tolist(), e.tolist())])
+
+
+def _night_scale(peaks, b_start, start: float, end: float) -> float:
     """How strongly this bed feels a movement: the median peak swing (g) of the movement
     bouts of the sleep period (mostly turnovers). Coupling differs tenfold between beds;
     a wake's strength is judged against its own night's."""
     inside = (b_start >= start) & (b_start < end)
-    if not len(s) or not inside.any():
-        return 0.0
-    a = np.nan_to_num(amp)
-    peaks = [float(a[i:j].max()) for i, j, keep in zip(s.tolist(), e.tolist(), inside.tolist()) if keep and j > i]
-    return float(np.median(peaks)) if peaks else 0.0
+    return float(np.median(peaks[inside])) if inside.any() else 0.0
 
 
 def _wake_features(w, sleep_start, sec_t, amp, jump, ring, moving, starts, ends, oob) -> dict:
