@@ -13,7 +13,6 @@ burst of logins waits its turn instead of filling the memory of a small Pi.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from device.config import Config
 from device.errors import ConfigError
+from device.files import replace_file
 
 FILE_NAME = "dashboard-password"
 MIN_LENGTH = 8
@@ -50,37 +50,10 @@ def write_hash(path: Path, hashed: str) -> None:
 
 
 def replace_private_file(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically: mode 0600, owned like its directory.
-
-    Root runs ``crampwatch set-password`` in a directory that the service user owns and
-    where it can swap any name for a symlink at any moment. So nothing is done by name
-    but creating a new temporary file (O_EXCL: never an existing one; O_NOFOLLOW: never
-    through a symlink) and renaming it over ``path`` (a symlink there is replaced, not
-    followed); mode and owner are set on the open descriptor, never by path.
-    """
-    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        tmp = f".{path.name}.{os.urandom(6).hex()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                     dir_fd=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="ascii") as fh:
-                os.fchmod(fh.fileno(), 0o600)  # whatever the umask
-                if os.geteuid() == 0:  # root writing it for the service user: the daemon must read it
-                    owner = os.fstat(directory)
-                    os.fchown(fh.fileno(), owner.st_uid, owner.st_gid)
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path.name, src_dir_fd=directory, dst_dir_fd=directory)
-        except BaseException:
-            try:
-                os.unlink(tmp, dir_fd=directory)
-            except FileNotFoundError:
-                pass
-            raise
-    finally:
-        os.close(directory)
+    """Replace ``path`` with ``text`` atomically: mode 0600, owned like its directory
+    (root runs ``crampwatch set-password`` in a directory the service user owns; see
+    :func:`device.files.replace_file`)."""
+    replace_file(path, text, mode=0o600, owned_like_dir=True)
 
 
 def remove_hash(path: Path) -> bool:

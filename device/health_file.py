@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from device.files import replace_file
+
 log = logging.getLogger(__name__)
 
 FILE_NAME = "health.json"
@@ -81,21 +83,10 @@ class HealthWriter:
 
 
 def write_atomic(path: Path, data: dict) -> None:
-    """Replace ``path`` with ``data`` as JSON; readers see the old or the new file, never half."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        # the owner's only, like the database beside it (open() would give 0644 with umask 022)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        with open(fd, "w", encoding="utf-8") as f:
-            os.fchmod(f.fileno(), 0o600)  # a stale temporary file of an earlier run keeps its mode
-            json.dump(data, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Replace ``path`` with ``data`` as JSON; readers see the old or the new file, never
+    half. The owner's only, like the database beside it; rewritten every few seconds, so
+    not fsynced."""
+    replace_file(path, json.dumps(data, indent=1, sort_keys=True), mode=0o600, fsync=False)
 
 
 def daemon_snapshot(daemon) -> dict:

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from device.errors import ConfigError
+from device.files import replace_file
 
 UNIT_NAME = "crampwatch.service"
 SYSTEM_DIR = Path("/etc/systemd/system")
@@ -84,25 +85,6 @@ def create_user(name: str = USER, groups: tuple[str, ...] = ("gpio", "i2c"), *, 
             + (f", member of {', '.join(present)}" if present else ""))
 
 
-def _replace_file(target: Path, text: str) -> None:
-    """Replace ``target`` atomically with a 0644 file, safely in any directory.
-
-    Root runs this, maybe with ``--dest`` in a directory others can write to: the
-    temporary file has an unpredictable name and is created new (O_EXCL), never through
-    a symlink (O_NOFOLLOW); its mode is set on the descriptor, not by name.
-    """
-    tmp = target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), 0o644)  # systemd reads it whatever root's umask
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def install(dest: Path = SYSTEM_DIR, *, command: str | None = None, make_user: bool = False,
             out=None) -> Path:
     """Write the unit into ``dest``; print what was done and the commands to run next."""
@@ -112,7 +94,7 @@ def install(dest: Path = SYSTEM_DIR, *, command: str | None = None, make_user: b
     target = dest / UNIT_NAME
     try:
         dest.mkdir(parents=True, exist_ok=True)
-        _replace_file(target, text)
+        replace_file(target, text, mode=0o644)  # systemd reads it whatever root's umask
     except OSError as exc:
         raise ConfigError(f"cannot write {target}: {exc.strerror or exc}; run it as root (sudo), "
                           "or give --dest DIR") from None
