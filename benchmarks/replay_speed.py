@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 
 def measure(rate_hz: float, seed: int = 100, hours: float = 24.0) -> dict:
@@ -54,18 +55,14 @@ def measure_bed(seed: int, parser: str, rate_hz: float = 100.0, runs: int = 3) -
     env = dict(os.environ, CRAMPWATCH_TRACE_PARSER=parser)
     with tempfile.TemporaryDirectory() as tmp:
         csv_path, _ = write_night(plan_night(seed), Path(tmp), rate_hz, seed=seed)
-        old = os.environ.get("CRAMPWATCH_TRACE_PARSER")
-        os.environ["CRAMPWATCH_TRACE_PARSER"] = parser
-        try:
+        with mock.patch.dict(os.environ, CRAMPWATCH_TRACE_PARSER=parser):
             t0 = time.perf_counter()
             data = read_trace(csv_path, "bed")
             parse_s = time.perf_counter() - t0
-        finally:
-            os.environ.pop("CRAMPWATCH_TRACE_PARSER") if old is None else os.environ.update(CRAMPWATCH_TRACE_PARSER=old)
         t0 = time.perf_counter()
         analyze_bed(data[:, 0], data[:, 1:4], rate_hz)
         analyze_s = time.perf_counter() - t0
-        best, peak = float("inf"), 0
+        best = float("inf")
         for _ in range(runs):
             t0 = time.perf_counter()
             run = subprocess.run([sys.executable, "-m", "device.cli", "replay", "bed", str(csv_path)],

@@ -20,10 +20,9 @@ from dashboard.security import session_generation
 from dashboard.server import DashboardServer
 from device.storage import Store
 from tests.test_dashboard_fixtures import (  # noqa: F401  (fixtures)
-    CSRF, NOW, make_config, post, seeded, store,
+    CSRF, NOW, PASSWORD, login, make_config, post, seeded, store,
 )
 
-PASSWORD = "correct horse battery"
 CHEAP_HASH = generate_password_hash(PASSWORD, method="scrypt:1024:8:1")  # fast: for tests of the flow
 LAN, OTHER_LAN = "192.168.1.20", "192.168.1.66"
 
@@ -37,13 +36,6 @@ def _client(app, addr=LAN):
     c = app.test_client()
     c.environ_base["REMOTE_ADDR"] = addr
     return c
-
-
-def _login(client, password=PASSWORD, next_="/"):
-    client.get("/login")
-    with client.session_transaction() as s:
-        token = s["csrf"]
-    return client.post("/login", data={"password": password, "csrf_token": token, "next": next_})
 
 
 def _token(client):
@@ -83,7 +75,7 @@ def test_removing_the_password_file_while_running_closes_the_dashboard_to_the_la
     path.write_text(CHEAP_HASH)
     app = create_app(make_config(dashboard={"password_file": str(path)}), store=seeded, clock=lambda: NOW)
     lan = _client(app)
-    assert _login(lan).status_code == 302 and lan.get("/api/v1/today").status_code == 200
+    assert login(lan).status_code == 302 and lan.get("/api/v1/today").status_code == 200
     path.write_text("")  # an empty file is no password
     os.utime(path, ns=(1, 1))
     assert lan.get("/api/v1/today").status_code == 403
@@ -264,7 +256,7 @@ def test_password_checks_run_one_at_a_time_so_parallel_logins_cannot_exhaust_mem
 def test_login_redirects_only_to_a_local_path(seeded, target):
     c = _client(_app(seeded))
     assert c.get("/login", query_string={"next": target}).status_code == 200
-    r = _login(c, next_=target)
+    r = login(c, next_=target)
     assert r.status_code == 302 and r.headers["Location"] == "/"
 
 
@@ -272,9 +264,9 @@ def test_login_keeps_a_local_next_path(seeded):
     c = _client(_app(seeded))
     r = c.get("/history?view=week")
     assert r.status_code == 302 and r.headers["Location"] == "/login?next=/history?view%3Dweek"
-    r = _login(c, next_="/history?view=week")
+    r = login(c, next_="/history?view=week")
     assert r.status_code == 302 and r.headers["Location"] == "/history?view=week"
-    r = _login(c, next_="/nights/caf\u00e9")
+    r = login(c, next_="/nights/caf\u00e9")
     assert r.headers["Location"] == "/nights/caf%C3%A9"
 
 
@@ -283,30 +275,30 @@ def test_login_keeps_a_local_next_path(seeded):
 def test_failures_from_many_addresses_never_lock_out_a_fresh_client(seeded):
     app = _app(seeded)
     for i in range(40):
-        assert _login(_client(app, f"192.168.7.{i + 1}"), password="wrong-password").status_code == 401
-    assert _login(_client(app)).status_code == 302
+        assert login(_client(app, f"192.168.7.{i + 1}"), password="wrong-password").status_code == 401
+    assert login(_client(app)).status_code == 302
 
 
 def test_loopback_is_not_rate_limited(seeded):
     c = _client(_app(seeded), "127.0.0.1")
     for _ in range(6):
-        assert _login(c, password="wrong-password").status_code == 401
-    assert _login(c).status_code == 302
+        assert login(c, password="wrong-password").status_code == 401
+    assert login(c).status_code == 302
 
 
 def test_a_browser_that_logged_in_before_is_not_held_up_by_others_at_its_address(seeded):
     app = _app(seeded)
     owner = _client(app)
-    assert _login(owner).status_code == 302
+    assert login(owner).status_code == 302
     assert owner.post("/logout", data={"csrf_token": _token(owner)}).status_code == 302
     intruder = _client(app)  # the same address (a shared NAT, or a guest on the owner's Wi-Fi)
     for _ in range(3):
-        assert _login(intruder, password="wrong-password").status_code == 401
-    assert _login(intruder).status_code == 429
-    assert _login(owner).status_code == 302
+        assert login(intruder, password="wrong-password").status_code == 401
+    assert login(intruder).status_code == 429
+    assert login(owner).status_code == 302
     for _ in range(3):  # and the owner's browser has a budget of its own
-        assert _login(owner, password="wrong-password").status_code == 401
-    assert _login(owner).status_code == 429
+        assert login(owner, password="wrong-password").status_code == 401
+    assert login(owner).status_code == 429
 
 
 # -- 8: sessions end for good ---------------------------------------------------------
@@ -314,16 +306,16 @@ def test_a_browser_that_logged_in_before_is_not_held_up_by_others_at_its_address
 def test_an_old_cookie_is_refused_after_logout(seeded):
     app = _app(seeded)
     c = _client(app)
-    assert _login(c).status_code == 302
+    assert login(c).status_code == 302
     stolen = c.get_cookie("crampwatch_session").value
     other = _client(app, OTHER_LAN)
-    assert _login(other).status_code == 302
+    assert login(other).status_code == 302
     assert c.post("/logout", data={"csrf_token": _token(c)}).status_code == 302
     replay = _client(app)
     replay.set_cookie("crampwatch_session", stolen)
     assert replay.get("/api/v1/today").status_code == 401
     assert other.get("/api/v1/today").status_code == 401  # logging out ends every session
-    assert _login(other).status_code == 302 and other.get("/api/v1/today").status_code == 200
+    assert login(other).status_code == 302 and other.get("/api/v1/today").status_code == 200
     assert replay.get("/api/v1/today").status_code == 401  # and a new login does not revive old ones
 
 
@@ -359,7 +351,7 @@ def test_a_password_change_from_the_cli_logs_a_running_dashboard_out(tmp_path):
         subprocess.run([sys.executable, "-m", "device.cli", "set-password", "--data-dir", str(data)],
                        input=PASSWORD + "\n", capture_output=True, text=True, timeout=60, check=True)
         c = _client(app)
-        assert _login(c).status_code == 302 and c.get("/api/v1/today").status_code == 200
+        assert login(c).status_code == 302 and c.get("/api/v1/today").status_code == 200
         subprocess.run([sys.executable, "-m", "device.cli", "set-password", "--data-dir", str(data)],
                        input=PASSWORD + "\n", capture_output=True, text=True, timeout=60, check=True)
         time.sleep(0.01)

@@ -25,6 +25,7 @@ TZ_NAME = "Europe/Berlin"
 TZ = ZoneInfo(TZ_NAME)
 NOW = datetime(2026, 11, 25, 15, 30, tzinfo=TZ).timestamp()
 CSRF = "test-csrf-token"
+PASSWORD = "correct horse battery"  # the dashboard password of the login tests
 
 
 class FakeReminders:
@@ -169,3 +170,11 @@ def post(client, url, body=None, *, method="POST", token=CSRF):
     headers = {"X-CSRF-Token": token} if token else {}
     kwargs = {"json": body} if body is not None else {}
     return client.open(url, method=method, headers=headers, **kwargs)
+
+
+def login(client, password=PASSWORD, next_="/"):
+    """The login form as a browser sends it: the page first (for its CSRF token), then the post."""
+    client.get("/login")
+    with client.session_transaction() as s:
+        token = s["csrf"]
+    return client.post("/login", data={"password": password, "csrf_token": token, "next": next_})

@@ -14,24 +14,14 @@ from dashboard.passwords import FILE_NAME, PasswordCheck
 from dashboard.server import check_bind, is_loopback
 from device.errors import ConfigError
 from tests.test_dashboard_fixtures import (  # noqa: F401  (fixtures)
-    CSRF, NOW, FakeReminders, health, make_config, post, reminders, scale, seeded, store,
+    CSRF, NOW, PASSWORD, FakeReminders, health, login, make_config, post, reminders, scale, seeded, store,
 )
-
-PASSWORD = "correct horse battery"
-
 
 @pytest.fixture
 def locked(seeded, reminders):
     """An app with a password."""
     return create_app(make_config(), store=seeded, reminders=reminders, clock=lambda: NOW,
                       test_config={"TESTING": True, "PASSWORD_HASH": generate_password_hash(PASSWORD), "LOGIN_LIMIT": 3})
-
-
-def login(client, password=PASSWORD, next_="/"):
-    client.get("/login")
-    with client.session_transaction() as s:
-        token = s["csrf"]
-    return client.post("/login", data={"password": password, "csrf_token": token, "next": next_})
 
 
 def test_with_a_password_pages_redirect_to_login_and_the_api_says_401(locked):
