@@ -22,13 +22,17 @@ class ComponentHealth:
     detail: str = ""
     errors: int = 0
     glitches: int = 0
-    last_sample_t: float | None = None
+    last_sample_t: float | None = None  # the sample's own (wall-clock) time
+    last_sample_mono: float | None = None  # when it arrived, on the monotonic clock
     since: float = field(default_factory=time.time)
     metrics: tuple[tuple[str, float | int | None], ...] = ()  # e.g. storage's writes_per_hour
 
-    def to_dict(self, now: float | None = None) -> dict:
-        now = time.time() if now is None else now
-        age = None if self.last_sample_t is None else round(now - self.last_sample_t, 3)
+    def to_dict(self, mono_now: float | None = None) -> dict:
+        # The age is a duration, so it is measured on the monotonic clock: a step of the
+        # wall clock (NTP's first sync, ``date -s``) must not make it an hour old or
+        # -3600 s until the sensor threads notice the step.
+        mono_now = time.monotonic() if mono_now is None else mono_now
+        age = None if self.last_sample_mono is None else round(mono_now - self.last_sample_mono, 3)
         out = {"state": self.state, "detail": self.detail, "errors": self.errors,
                "glitches": self.glitches, "last_sample_age_s": age, "since": round(self.since, 3)}
         out.update(self.metrics)
@@ -38,8 +42,9 @@ class ComponentHealth:
 class Health:
     """A thread-safe registry of component health."""
 
-    def __init__(self, clock=time.time):
+    def __init__(self, clock=time.time, monotonic=time.monotonic):
         self._clock = clock
+        self._monotonic = monotonic
         self._lock = threading.Lock()
         self._parts: dict[str, ComponentHealth] = {}
 
@@ -53,7 +58,8 @@ class Health:
         """A good sample arrived: remember when (cheap; called at the sensor rate)."""
         with self._lock:
             old = self._parts.get(name, ComponentHealth())
-            self._parts[name] = replace(old, last_sample_t=self._clock() if t is None else t)
+            self._parts[name] = replace(old, last_sample_t=self._clock() if t is None else t,
+                                        last_sample_mono=self._monotonic())
 
     def count(self, name: str, *, errors: int = 0, glitches: int = 0) -> None:
         with self._lock:
@@ -71,9 +77,9 @@ class Health:
             return self._parts.get(name, ComponentHealth(state="off"))
 
     def snapshot(self) -> dict[str, dict]:
-        now = self._clock()
+        mono_now = self._monotonic()
         with self._lock:
-            return {name: part.to_dict(now) for name, part in sorted(self._parts.items())}
+            return {name: part.to_dict(mono_now) for name, part in sorted(self._parts.items())}
 
     @property
     def overall(self) -> State:

@@ -69,7 +69,8 @@ class SimulatedDay:
         self._next_drink = bisect.bisect_right([t for t, _ in self._drinks], self.clock.t)
         self._away = sorted(away)
         self.service = ReminderService(
-            config, self.store, Health(clock=self.clock), clock=self.clock, monotonic=self.clock.monotonic,
+            config, self.store, Health(clock=self.clock, monotonic=self.clock.monotonic), clock=self.clock,
+            monotonic=self.clock.monotonic,
             sanity=sanity or ClockSanity(floor=EARLIEST_PLAUSIBLE, ntp=lambda: None), pin_factory=pin_factory,
             publish=lambda suffix, payload: self.published.append((self.clock.t, suffix, payload)),
             bottle_present=self.bottle_present, scheduler=scheduler)

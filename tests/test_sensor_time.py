@@ -111,3 +111,16 @@ def test_bed_epochs_after_a_step_move_with_the_wall_clock_and_none_is_lost(tmp_p
     # the last epoch is still open (the analyzer closes an epoch when the next one starts)
     assert before and after and before + after == [30.0 * k for k in range(len(starts))] and len(starts) >= 19
     store.close()
+
+
+@pytest.mark.parametrize("step_s", [-3600.0, 7200.0])
+def test_a_samples_age_is_a_duration_that_a_wall_clock_step_does_not_change(step_s):
+    # the sensor threads stamp samples on sensor time and notice a step only at their next
+    # feed: the age shown in health must not read -3600 s (or 2 h) in between
+    wall, mono = [1_800_000_000.0], [50.0]
+    health = Health(clock=lambda: wall[0], monotonic=lambda: mono[0])
+    health.sample("bed", wall[0])
+    mono[0] += 2.0
+    wall[0] += 2.0 + step_s
+    assert health.snapshot()["bed"]["last_sample_age_s"] == 2.0
+    assert health.get("bed").to_dict(mono[0] + 1.0)["last_sample_age_s"] == 3.0
