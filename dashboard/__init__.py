@@ -28,9 +28,9 @@ def create_app(config: Config | None = None, *, store: Store | None = None, heal
     ``test_config`` overrides Flask settings and these: ``PASSWORD_HASH`` (instead of
     the password file), ``LOGIN_LIMIT`` (login attempts per client per 5 minutes),
     ``ALLOWED_HOSTS`` (more host names to answer to), ``LIVE`` (keyword arguments of
-    :class:`dashboard.live.LiveHub`).
+    :class:`dashboard.live.LiveHub`), ``DOWNLOAD_LIMIT`` (downloads per client per 5 minutes).
     """
-    from dashboard import api, auth, errors, insights, pages, security
+    from dashboard import api, auth, data, errors, insights, pages, security
     from dashboard.calibration import CalibrationWizard
     from dashboard.intake import Totals
     from dashboard.live import LiveHub
@@ -53,7 +53,8 @@ def create_app(config: Config | None = None, *, store: Store | None = None, heal
     svc = Services(config=config, store=store, health=health or Health(), scale=scale, reminders=reminders,
                    actions=actions, epochs=epochs, clock=clock, version=package_version())
     if actions is None:  # a dashboard on its own: the actions over the parts it was given
-        svc.actions = Actions(store, clock=lambda: svc.clock(), reminders=lambda: svc.reminders)
+        svc.actions = Actions(store, clock=lambda: svc.clock(), reminders=lambda: svc.reminders,
+                              config=lambda: svc.effective)
     svc.extras["settings"] = SettingsService(config, store)
     svc.extras["totals"] = Totals(store)
     svc.extras["wizard"] = CalibrationWizard(store, scale)
@@ -70,6 +71,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None, heal
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     insights.init_app(app)  # the Insights page and /api/v1/insights, nav entry after Nights
+    data.init_app(app)  # downloads: the report, CSV and JSON lines exports, a backup (on the Health page)
     _template_helpers(app, svc)
     return app
 

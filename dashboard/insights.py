@@ -12,6 +12,7 @@ import threading
 from flask import Blueprint, Flask, abort, jsonify, render_template, request
 from markupsafe import Markup
 
+from dashboard import trends
 from dashboard.api import int_arg
 from dashboard.services import services
 from device import insights, report
@@ -72,6 +73,7 @@ def page():
     result = _analysis(weeks)
     charts = {c["key"]: Markup(report.svg_group_rates(c)) for c in result["comparisons"]}
     return render_template("insights.html", r=result, charts=charts, periods=PERIODS, period=period,
+                           calendar=trends.calendar(result["rows"]),
                            nights_chart=Markup(report.svg_nights(result["rows"][-CHART_NIGHTS:])),
                            legend=Markup(report.legend_html()), chart_nights=min(CHART_NIGHTS, len(result["rows"])))
 

@@ -104,8 +104,9 @@ def doctor_flag(store, config, now: float) -> dict:
     return doctor_flag_at(store, config, now)
 
 
-def _timeline(night: dict, tz: ZoneInfo, epochs) -> dict:
-    """Positions (0-1000) of the night's parts on a fixed evening-to-morning axis."""
+def _axis(night: dict, tz: ZoneInfo) -> tuple[float, float, list[str]]:
+    """The night's fixed evening-to-morning axis (the first of :data:`AXES` that holds all its
+    times): its start and end (Unix s) and the hour labels of its ticks."""
     d = date.fromisoformat(night["date"])
     times = [x for w in night["wakes"] for x in (w["start"], w["end"])] + [c["t"] for c in night["cramps"]]
     if night["sleep"]:
@@ -116,6 +117,44 @@ def _timeline(night: dict, tz: ZoneInfo, epochs) -> dict:
         if all(a <= x <= b for x in times):
             break
     ticks = [(datetime.combine(d, start, tz) + timedelta(hours=h)).strftime("%H") for h in range(0, hours + 1, step)]
+    return a, b, ticks
+
+
+def movement(epochs, a: float, b: float, bins: int) -> list[tuple[float, float]]:
+    """The movement from ``a`` to ``b`` in at most ``bins`` equal slices: each slice's middle and
+    its busiest epoch (a wake-up's burst survives the downsampling), empty slices left out.
+
+    ``epochs(a, b)`` gives ``(t, activity)`` pairs (:mod:`dashboard.services`); missing or
+    NaN activity counts as no epoch.
+
+    >>> movement(lambda a, b: [(0.0, 1.0), (10.0, 5.0), (60.0, 2.0)], 0.0, 100.0, 4)
+    [(12.5, 5.0), (62.5, 2.0)]
+    """
+    slices: dict[int, float] = {}
+    for t, c in epochs(a, b):
+        if c is not None and c == c and a <= t < b:
+            k = min(bins - 1, int((t - a) / (b - a) * bins))
+            slices[k] = max(slices.get(k, 0.0), float(c))
+    return [(a + (k + 0.5) * (b - a) / bins, c) for k, c in sorted(slices.items())]
+
+
+def movement_view(store, tz: ZoneInfo, night: date, epochs, points: int) -> dict:
+    """One night's movement, downsampled to at most ``points`` (:func:`movement`), on its axis,
+    with its sleep period, wake-ups and cramps (:func:`nights`): the JSON API's night chart."""
+    n = nights(store, tz, night, 1, timeline=False)[0]
+    a, b, _ = _axis(n, tz)
+    trace = movement(epochs, a, b, points) if epochs is not None else []
+    sleep = n["sleep"]
+    return {"night": n["date"], "label": n["label"], "tz": str(tz), "start": a, "end": b,
+            "movement": epochs is not None, "points": [[round(t, 1), round(c, 4)] for t, c in trace],
+            "sleep": None if sleep is None else {"start": sleep["start"], "end": sleep["end"]},
+            "wakes": [{k: w[k] for k in ("id", "start", "end", "from", "to", "bed_exit", "cramp")} for w in n["wakes"]],
+            "cramps": [{"id": c["id"], "t": c["t"], "time": c["time"]} for c in n["cramps"]]}
+
+
+def _timeline(night: dict, tz: ZoneInfo, epochs) -> dict:
+    """Positions (0-1000) of the night's parts on a fixed evening-to-morning axis."""
+    a, b, ticks = _axis(night, tz)
 
     def x(t):
         return round(min(1000.0, max(0.0, (t - a) / (b - a) * 1000.0)), 1)
@@ -129,14 +168,8 @@ def _timeline(night: dict, tz: ZoneInfo, epochs) -> dict:
         out["wakes"].append({"x": x0, "w": max(6.0, x(w["end"]) - x0), "cramp": w["cramp"], "exit": w["bed_exit"],
                              "title": f"{w['from']}-{w['to']} awake{' (cramp)' if w['cramp'] else ''}"})
     out["cramps"] = [{"x": x(c["t"]), "title": f"{c['time']} cramp"} for c in night["cramps"]]
-    if epochs is not None:
-        bins: dict[int, float] = {}  # at most MOVEMENT_BINS points a night: the busiest epoch of each bin
-        for t, c in epochs(a, b):
-            if c is not None and c == c:
-                k = min(MOVEMENT_BINS - 1, int((t - a) / (b - a) * MOVEMENT_BINS))
-                bins[k] = max(bins.get(k, 0.0), float(c))
-        if bins:
-            peak = max(bins.values()) or 1.0
-            out["movement"] = " ".join(f"{round((k + 0.5) * 1000 / MOVEMENT_BINS, 1)},{round(62 - 22 * min(1.0, c / peak), 1)}"
-                                       for k, c in sorted(bins.items()))
+    trace = movement(epochs, a, b, MOVEMENT_BINS) if epochs is not None else []  # at most MOVEMENT_BINS points
+    if trace:
+        peak = max(c for _, c in trace) or 1.0
+        out["movement"] = " ".join(f"{x(t)},{round(62 - 22 * min(1.0, c / peak), 1)}" for t, c in trace)
     return out

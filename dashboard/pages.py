@@ -6,8 +6,9 @@ from datetime import date, timedelta
 
 from flask import Blueprint, abort, render_template, request
 
-from dashboard import intake, nights as night_data, state
+from dashboard import intake, nights as night_data, state, trends
 from dashboard.services import services
+from device.drinks import KINDS
 
 bp = Blueprint("pages", __name__)
 
@@ -17,20 +18,30 @@ NAV = [("pages.today", "Today"), ("pages.history", "History"), ("pages.nights", 
        ("pages.settings", "Settings"), ("pages.calibrate", "Calibrate"), ("pages.health", "Health")]
 VIEWS = {"day": ("Days", 30), "week": ("Weeks", 12), "month": ("Months", 12)}
 NIGHTS_PER_PAGE = 7
+TREND_WEEKS = 12  # the Nights page's sleep and cramp-hour pictures
+DRINK_PRESETS_ML = (150, 250, 330, 500)  # one tap logs a drink of the chosen kind
+
+
+def _factors(svc) -> dict:
+    """Today's daily factors for the factors card (Today and History)."""
+    today = svc.actions.today()
+    return {"factors": intake.day_factors(svc.store, svc.effective, today), "factors_today": today.isoformat()}
 
 
 @bp.get("/")
 def today():
-    """Today: intake against the goal and pace, drinks, the bottle live, the reminder."""
+    """Today: intake against the goal and pace, drinks (log, correct, delete), the bottle live,
+    the reminder, the day's factors."""
     svc = services()
     data = intake.today(svc.store, svc.effective, svc.clock())
     return render_template("today.html", day=data, bottle=state.bottle(svc), reminder=state.reminder(svc),
-                           has_reminders=svc.reminders is not None, has_scale=svc.scale is not None)
+                           next_reminder=state.next_reminder(svc), has_reminders=svc.reminders is not None, has_scale=svc.scale is not None,
+                           kinds=KINDS, presets=DRINK_PRESETS_ML, **_factors(svc))
 
 
 @bp.get("/history")
 def history():
-    """History: daily totals with the goal line, weekly and monthly views, streaks."""
+    """History: daily totals with the goal line, weekly and monthly views, streaks; a past day's factors."""
     svc = services()
     view = request.args.get("view", "day")
     if view not in VIEWS:
@@ -38,12 +49,13 @@ def history():
     config = svc.effective
     data = intake.history(svc.extras["totals"], config, svc.clock(), view, VIEWS[view][1])
     runs = intake.streaks(svc.extras["totals"], config, svc.clock())
-    return render_template("history.html", data=data, views=VIEWS, streaks=runs)
+    return render_template("history.html", data=data, views=VIEWS, streaks=runs, **_factors(svc))
 
 
 @bp.get("/nights")
 def nights():
-    """Nights: one timeline per night; confirm, deny or add cramps."""
+    """Nights: sleep week by week and cramps by hour; one timeline per night (its movement on
+    request); confirm, deny or add cramps."""
     svc = services()
     tz = svc.effective.tz
     newest = night_data.newest_night(svc.store, svc.clock(), tz)
@@ -55,7 +67,10 @@ def nights():
     rows = night_data.nights(svc.store, tz, last, NIGHTS_PER_PAGE, epochs=svc.epochs)
     doctor = night_data.doctor_flag(svc.store, svc.effective, svc.clock())
     note = doctor["message"] if doctor["raised"] else None
-    return render_template("nights.html", nights=rows, note=note,
+    now, config = svc.clock(), svc.effective
+    trend = {"weeks": trends.sleep_weeks(svc.store, config, now, TREND_WEEKS),
+             "hours": trends.cramp_hours(svc.store, config, now, TREND_WEEKS)}
+    return render_template("nights.html", nights=rows, note=note, trend=trend, trend_weeks=TREND_WEEKS,
                            older=(last - timedelta(days=NIGHTS_PER_PAGE)).isoformat(),
                            newer=(last + timedelta(days=NIGHTS_PER_PAGE)).isoformat() if last < newest else None)
 

@@ -16,6 +16,8 @@
 - Every change of state (POST, PUT, PATCH, DELETE) carries the session's CSRF token in
   the ``X-CSRF-Token`` header or a ``csrf_token`` form field, and a foreign ``Origin``
   is refused.
+- No other page may show the dashboard in a frame (clickjacking), except the origins of
+  ``dashboard.embed_origins`` (Home Assistant's iframe panel): see :func:`security_headers`.
 """
 
 from __future__ import annotations
@@ -39,9 +41,9 @@ GENERATION_SETTING = "dashboard.session_generation"
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-       "form-action 'self'; frame-ancestors 'none'")
+       "form-action 'self'; frame-ancestors {ancestors}")
 HEADERS = {
-    "Content-Security-Policy": CSP,
+    "Content-Security-Policy": CSP.format(ancestors="'none'"),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
@@ -49,6 +51,26 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+
+
+def security_headers(embed_origins: Iterable[str] = ()) -> dict[str, str]:
+    """The headers of every response. With ``embed_origins`` (validated origins: http or
+    https, no wildcards; see :func:`device.config.web_url`) those pages, and only they,
+    may frame the dashboard: CSP ``frame-ancestors`` names them, and X-Frame-Options,
+    which cannot name an origin (its ALLOW-FROM is gone from browsers), is left out.
+
+    >>> security_headers()["X-Frame-Options"]
+    'DENY'
+    >>> h = security_headers(["http://homeassistant.local:8123"])
+    >>> h["Content-Security-Policy"].endswith("frame-ancestors http://homeassistant.local:8123"), "X-Frame-Options" in h
+    (True, False)
+    """
+    origins = list(embed_origins)
+    if not origins:
+        return dict(HEADERS)
+    headers = {k: v for k, v in HEADERS.items() if k != "X-Frame-Options"}
+    headers["Content-Security-Policy"] = CSP.format(ancestors=" ".join(origins))
+    return headers
 
 
 def csrf_token() -> str:
@@ -129,6 +151,7 @@ def _own_address(host: str) -> bool:
 def init_app(app: Flask, passwords) -> None:
     store = app.extensions["crampwatch"].store
     configured = app.extensions["crampwatch"].config.dashboard.host
+    response_headers = security_headers(app.extensions["crampwatch"].config.dashboard.embed_origins)
     hosts = HostAllowList([configured, *app.config.get("ALLOWED_HOSTS", ())])
     app.extensions["crampwatch.hosts"] = hosts
     app.jinja_env.globals["csrf_token"] = csrf_token
@@ -154,7 +177,7 @@ def init_app(app: Flask, passwords) -> None:
 
     @app.after_request
     def headers(response):
-        for name, value in HEADERS.items():
+        for name, value in response_headers.items():
             response.headers.setdefault(name, value)
         if request.endpoint != "static":
             response.headers.setdefault("Cache-Control", "no-store")

@@ -7,7 +7,8 @@ sensors. Every service but the store may be None (the part of the page says so).
     ``active() -> dict | object | None``: the active reminder; a dict or an object with
     ``to_dict()``, with at least ``kind`` ("hydration" or "stretch") and ``message``;
     ``t`` (Unix s), ``id`` and ``snoozed_until`` are shown when present.
-    ``ack() -> None`` and ``snooze(minutes: int) -> None``.
+    ``ack() -> None`` and ``snooze(minutes: int) -> None``; optionally ``next_planned() ->
+    dict | None``: the next reminder planned (``t``, ``kind``, ``reason``), for Today.
 ``scale`` (the bottle scale, see :mod:`dashboard.scale`):
     ``latest() -> Reading | None`` (``t``, ``grams``), ``state() -> BottleState | None``
     (the bottle detector's: present, contents), ``level() -> float`` (a robust raw

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 
 from dashboard.localtime import clock
 from dashboard.services import Services
@@ -45,6 +46,23 @@ def reminder(svc: Services) -> dict | None:
             data[f"{key}_time"] = clock(data[key], tz)
     data.setdefault("message", "Time for a drink" if data.get("kind") != "stretch" else "Time to stretch")
     return data
+
+
+REASONS = {"snoozed": "a snoozed reminder comes back", "behind": "if nothing is drunk before then",
+           "bedtime": "the stretching prompt before bed"}
+
+
+def next_reminder(svc: Services) -> dict | None:
+    """The reminder service's next planned reminder (``next_planned()``, its one owner) with its
+    local clock time, or None (none planned, or no reminder service)."""
+    planned = getattr(svc.reminders, "next_planned", None)
+    data = planned() if planned is not None else None
+    if data is None:
+        return None
+    tz = svc.effective.tz
+    day = datetime.fromtimestamp(data["t"], tz).date()
+    return data | {"time": clock(data["t"], tz), "tomorrow": day > datetime.fromtimestamp(svc.clock(), tz).date(),
+                   "note": REASONS.get(data.get("reason"), "")}
 
 
 def health(svc: Services) -> dict:

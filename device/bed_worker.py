@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 # Hand the analyzer about a second of samples at a time: its cost per call is small
 # and events are minutes long, so nothing is gained by feeding it more often.
 FEED_EVERY_S = 1.0
+# "In bed" is unknown once the sensor has been silent this long (a loose wire, a stop).
+IN_BED_STALE_S = 60.0
 
 
 class BedWorker(SensorWorker):
@@ -48,6 +50,7 @@ class BedWorker(SensorWorker):
         self.epoch_writer = EpochWriter(store, flush_s=epoch_flush_s)
         self._rate = rate_hz
         self.latest: tuple[float, float, float, float] | None = None  # t, x, y, z
+        self._latest_at: float | None = None  # the last feed, in sensor time (step-free)
 
     def _sample_until_stopped(self, driver) -> None:
         stamps = SampleClock(self._rate)
@@ -84,6 +87,7 @@ class BedWorker(SensorWorker):
             self._feed(np.concatenate(chunks_t), np.concatenate(chunks_xyz))
 
     def _feed(self, t: np.ndarray, xyz: np.ndarray) -> None:
+        self._latest_at = self.time.now()
         events = self.analyzer.feed(t, xyz)
         epochs = self.analyzer.pop_epochs()
         stored = self._store_detected(events or [])  # notices a step of the wall clock
@@ -92,6 +96,15 @@ class BedWorker(SensorWorker):
             self.epoch_writer.add([replace(e, t=e.t + shift) for e in epochs] if shift else epochs)
         for data in stored:
             log.info("%s %s", data["type"], {k: v for k, v in data.items() if k not in ("id", "type")})
+
+    def in_bed(self) -> bool | None:
+        """Someone is on the bed, by the analyzer's latest decided epoch (about a minute
+        behind someone getting in, two behind the last one getting out); None when not
+        decided yet or when no sample came for IN_BED_STALE_S."""
+        latest_at = self._latest_at
+        if latest_at is None or self.time.now() - latest_at > IN_BED_STALE_S:
+            return None
+        return self.analyzer.in_bed
 
     def stop(self, timeout: float = 5.0) -> None:
         super().stop(timeout)

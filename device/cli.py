@@ -1,7 +1,8 @@
 """The ``crampwatch`` command line: one sub-command per job, errors as one clear line.
 
-Exit status: 0 on success, 2 for bad input (config, trace file, arguments), 1 for an
-unexpected failure.
+Exit status: 0 on success, 2 for bad input (config, trace file, arguments, a backup
+that cannot be restored), 1 for an unexpected failure (and from ``doctor`` when
+something needs doing), 3 from ``status`` when the daemon is not running.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from device.errors import CrampwatchError
 
 EXIT_BAD_INPUT = 2
+COMPLETION_SHELLS = ("bash", "zsh", "tcsh")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("replay", help="detect events in a recorded trace; JSON lines on stdout")
     p.add_argument("kind", choices=["bottle", "bed", "counts"])
-    p.add_argument("file")
+    p.add_argument("file", metavar="FILE")
     p.add_argument("--density", type=float, default=1.0, help="g per mL of the drink (bottle)")
 
     p = sub.add_parser("simulate", help="write simulated traces with ground truth")
@@ -62,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="override device.data_dir")
 
     p = sub.add_parser("check-config", parents=[common], help="print the effective configuration or its errors")
-    p.add_argument("--reference", action="store_true", help="print the settings reference (Markdown)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--reference", action="store_true", help="print the settings reference (Markdown)")
+    out.add_argument("--json", action="store_true",
+                     help='print one JSON object: {"valid": true, "config": {...}} or {"valid": false, "errors": '
+                          '[{"key", "file", "line", "message"}]} (same exit status)')
 
     p = sub.add_parser("set-password", parents=[common],
                        help="set the dashboard password (read from stdin when it is not a terminal)")
@@ -82,6 +88,31 @@ def build_parser() -> argparse.ArgumentParser:
                        help="after wiring: check GPIO, I2C, the sensors, calibration, MQTT and the dashboard")
     p.add_argument("--simulate", action="store_true", help="run the same checks on the simulator's fake chips")
     p.add_argument("--data-dir", help="override device.data_dir (where the calibration is stored)")
+
+    p = sub.add_parser("backup", parents=[common],
+                       help="write a consistent copy of the database to FILE, also while the daemon runs")
+    p.add_argument("file", metavar="FILE", help="the backup to write (replaced if it exists); a directory: "
+                                                "crampwatch-backup-<date>.sqlite3 in it")
+    p.add_argument("--data-dir", help="override device.data_dir")
+
+    p = sub.add_parser("restore", parents=[common], help="replace the database with a backup, after checking it",
+                       description="Check FILE (an SQLite database that passes integrity_check, crampwatch's, with a "
+                                   "schema this version knows), keep the current database as "
+                                   "crampwatch.sqlite3.before-restore-<UTC time> beside it, and write FILE into the "
+                                   "database through SQLite's backup API (atomic for every other connection). While "
+                                   "the daemon runs, restore refuses unless --force; with --force the daemon sees the "
+                                   "restored data at once but keeps what it holds in memory (calibration, reminders, "
+                                   "today's figures) until it is restarted, so restart it afterwards.")
+    p.add_argument("file", metavar="FILE", help="a backup written by `crampwatch backup` or the dashboard")
+    p.add_argument("--data-dir", help="override device.data_dir")
+    p.add_argument("--force", action="store_true",
+                   help="restore even while the daemon runs (then restart it: systemctl restart crampwatch)")
+
+    p = sub.add_parser("completion", help="print a shell completion script (bash, zsh or tcsh)",
+                       description="Print the completion script for SHELL. bash: "
+                                   "crampwatch completion bash | sudo tee /etc/bash_completion.d/crampwatch; zsh: "
+                                   "crampwatch completion zsh > ~/.zfunc/_crampwatch (with ~/.zfunc in $fpath).")
+    p.add_argument("shell", choices=COMPLETION_SHELLS)
 
     p = sub.add_parser("install-service", help="install the systemd unit (Type=notify, watchdog, sandboxed)")
     p.add_argument("--dest", metavar="DIR", default="/etc/systemd/system",
@@ -151,13 +182,15 @@ def cmd_demo(args) -> int:
 
 def cmd_replay(args) -> int:
     from device import replay
+    from device.progress import progress_line
 
-    if args.kind == "bottle":
-        replay.replay_bottle(args.file, sys.stdout, density=args.density, progress=sys.stderr.isatty())
-    elif args.kind == "bed":
-        replay.replay_bed(args.file, sys.stdout)
-    else:
-        replay.replay_counts(args.file, sys.stdout)
+    with progress_line("replay") as progress:
+        if args.kind == "bottle":
+            replay.replay_bottle(args.file, sys.stdout, density=args.density, progress=progress)
+        elif args.kind == "bed":
+            replay.replay_bed(args.file, sys.stdout, progress=progress)
+        else:
+            replay.replay_counts(args.file, sys.stdout)
     return 0
 
 
@@ -186,6 +219,7 @@ def cmd_simulate(args) -> int:
 def cmd_simulate_bed(args) -> int:
     from pathlib import Path
 
+    from device.progress import progress_line
     from simulator.night_scenario import plan_night, write_night
 
     rate = 50.0 if args.rate is None else args.rate
@@ -195,7 +229,9 @@ def cmd_simulate_bed(args) -> int:
         raise _bad("--nights must be between 1 and 60")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    csv_path, truth_path = write_night(plan_night(args.seed, chip=args.chip, nights=args.nights), out, rate)
+    with progress_line("simulate bed") as progress:
+        csv_path, truth_path = write_night(plan_night(args.seed, chip=args.chip, nights=args.nights), out, rate,
+                                           progress=progress)
     print(f"wrote {csv_path} and {truth_path}", file=sys.stderr)
     return 0
 
@@ -203,14 +239,15 @@ def cmd_simulate_bed(args) -> int:
 def cmd_simulate_history(args) -> int:
     import time
 
+    from device.progress import progress_line
     from device.storage import Store
     from simulator.history import seed_history
 
     if not 1 <= args.days <= 3660:
         raise _bad("--days must be between 1 and 3660")
     config = _load(args)
-    with Store(args.out) as store:
-        summary = seed_history(store, args.days, end=time.time(), tz=config.tz, seed=args.seed)
+    with Store(args.out) as store, progress_line("simulate history") as progress:
+        summary = seed_history(store, args.days, end=time.time(), tz=config.tz, seed=args.seed, progress=progress)
     print(f"stored {summary['events']} events of {summary['days']} days ({summary['first']} to {summary['last']}) "
           f"in {store.path}", file=sys.stderr)
     return 0
@@ -284,14 +321,15 @@ def cmd_export_summaries(args, config) -> int:
 
 
 def cmd_report(args) -> int:
+    from device.progress import progress_line
     from device.report import write_report
     from device.storage import open_store
 
     if not 1 <= args.weeks <= 520:
         raise _bad("--weeks must be between 1 and 520")
     config = _load(args, **{"device.data_dir": args.data_dir})
-    with open_store(config.data_path) as store:
-        html = write_report(store, config, args.weeks)
+    with open_store(config.data_path) as store, progress_line("report") as progress:
+        html = write_report(store, config, args.weeks, progress=progress)
     if args.out:
         try:
             from device.storage import private_opener  # health data: the owner's only
@@ -312,6 +350,8 @@ def cmd_check_config(args) -> int:
     if args.reference:
         print(reference_markdown())
         return 0
+    if args.json:
+        return _check_config_json(args)
     from device.config import check_data_dir
 
     config = _load(args)
@@ -319,6 +359,26 @@ def cmd_check_config(args) -> int:
     path = find_config(args.config)
     print(f"# effective configuration ({path or 'built-in defaults'})")
     print(effective_toml(config), end="")
+    return 0
+
+
+def _check_config_json(args) -> int:
+    """``check-config --json``: the verdict as one JSON object on stdout, nothing on stderr."""
+    import json
+
+    from device.config import check_data_dir, find_config, problem_details
+
+    path = None
+    try:
+        path = find_config(args.config)
+        config = _load(args)
+        check_data_dir(config)
+    except CrampwatchError as exc:
+        print(json.dumps({"valid": False, "file": None if path is None else str(path),
+                          "errors": problem_details(exc, path)}, indent=1))
+        return EXIT_BAD_INPUT
+    print(json.dumps({"valid": True, "file": None if path is None else str(path),
+                      "config": config.model_dump(mode="json")}, indent=1))
     return 0
 
 
@@ -351,6 +411,69 @@ def cmd_doctor(args) -> int:
     return run_doctor(config, simulate=args.simulate, out=lambda line: print(line, flush=True))
 
 
+def cmd_backup(args) -> int:
+    """A consistent copy of the database (SQLite's online backup API), the daemon running or not."""
+    from datetime import datetime
+    from pathlib import Path
+
+    from device.backup import backup
+    from device.status import db_file
+
+    config = _load(args, **{"device.data_dir": args.data_dir})
+    if config.device.data_dir == ":memory:":
+        raise _bad("device.data_dir is :memory:: there is no database file to back up")
+    target = Path(args.file)
+    if target.is_dir():
+        target = target / f"crampwatch-backup-{datetime.now(config.tz).date().isoformat()}.sqlite3"
+    done = backup(db_file(config), target)
+    print(f"backed up {done['events']} events to {done['path']} ({done['bytes'] / 1e6:.1f} MB)", file=sys.stderr)
+    return 0
+
+
+def cmd_restore(args) -> int:
+    """Check a backup, keep the current database aside, and write the backup into it."""
+    from device.backup import check_backup, restore
+    from device.status import daemon_status, db_file
+
+    config = _load(args, **{"device.data_dir": args.data_dir})
+    if config.device.data_dir == ":memory:":
+        raise _bad("device.data_dir is :memory:: there is no database file to restore into")
+    check_backup(args.file)  # a bad file is named before anything else is said
+    daemon, _ = daemon_status(config)
+    if daemon.get("pid_alive") and not args.force:
+        raise _bad(f"the daemon is running (pid {daemon['pid']}); nothing was changed. Stop it first "
+                   f"(sudo systemctl stop crampwatch) and restore again, or add --force to restore into the live "
+                   f"database and restart the daemon afterwards")
+    done = restore(args.file, db_file(config), replace_damaged=not daemon.get("pid_alive"))
+    kept = f"; the database before the restore is kept as {done['safety_copy']}" if done["safety_copy"] else ""
+    print(f"restored {done['events']} events from {done['path']} into {done['database']}{kept}", file=sys.stderr)
+    if daemon.get("pid_alive"):
+        print("the daemon reads the restored data from now on; restart it (sudo systemctl restart crampwatch) so "
+              "that what it holds in memory (calibration, reminders, today's figures) is read anew", file=sys.stderr)
+    return 0
+
+
+def cmd_completion(args) -> int:
+    """The shell completion script, generated from this parser by shtab."""
+    import shtab
+
+    parser = build_parser()
+    for action in _actions(parser):
+        if action.metavar in ("FILE", "DIR"):
+            action.complete = shtab.FILE if action.metavar == "FILE" else shtab.DIRECTORY
+    print(shtab.complete(parser, shell=args.shell), end="")
+    return 0
+
+
+def _actions(parser: argparse.ArgumentParser):
+    """Every argument of ``parser`` and its sub-commands."""
+    for action in parser._actions:
+        yield action
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _actions(sub)
+
+
 def cmd_install_service(args) -> int:
     from pathlib import Path
 
@@ -370,7 +493,8 @@ _COMMANDS = {
     "run": cmd_run, "demo": cmd_demo, "replay": cmd_replay, "simulate": cmd_simulate,
     "export": cmd_export, "check-config": cmd_check_config, "calibrate": cmd_calibrate,
     "set-password": cmd_set_password, "status": cmd_status, "install-service": cmd_install_service,
-    "report": cmd_report, "doctor": cmd_doctor,
+    "report": cmd_report, "doctor": cmd_doctor, "backup": cmd_backup, "restore": cmd_restore,
+    "completion": cmd_completion,
 }
 
 if __name__ == "__main__":

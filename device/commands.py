@@ -12,19 +12,26 @@ its rate limit (:data:`device.actions.RATE_LIMITS`, e.g. one cramp a minute) is 
 as one line and counted, like a refused payload. A flood of refusals is counted in full
 but logged at the pace of :data:`LOG_LIMIT` per command, so it cannot fill the log.
 
-=========  ===========================================  ===============================
-command    payloads                                      means
-=========  ===========================================  ===============================
-``ack``    empty, ``{}``                                 acknowledge the active reminder
-``snooze`` empty, ``{}`` (15 min), ``30``,               snooze reminders for N minutes
-           ``{"minutes": 30}``                           (1-720)
-``tare``   empty, ``{}``                                 zero the empty scale
-``goal``   ``2000``, ``{"ml": 2000}``                    daily intake goal, 250-10000 mL
-``cramp``  empty, ``{}``                                 "I had a cramp" now
-           ``{"t": 1764120000.0}``                       ... at that time (past year)
-           ``{"wake_id": "wake-1764120100000",           confirm (or deny, with false)
-           "confirmed": true}``                          that a stored wake was a cramp
-=========  ===========================================  ===============================
+===========  ===========================================  =================================
+command      payloads                                     means
+===========  ===========================================  =================================
+``ack``      empty, ``{}``                                acknowledge the active reminder
+``snooze``   empty, ``{}`` (15 min), ``30``,              snooze reminders for N minutes
+             ``{"minutes": 30}``                          (1-720)
+``tare``     empty, ``{}``                                zero the empty scale
+``goal``     ``2000``, ``{"ml": 2000}``                   daily intake goal, 250-10000 mL
+``cramp``    empty, ``{}``                                "I had a cramp" now
+             ``{"t": 1764120000.0}``                      ... at that time (past year)
+             ``{"wake_id": "wake-1764120100000",          confirm (or deny, with false)
+             "confirmed": true}``                         that a stored wake was a cramp
+``drink``    ``250``, ``{"ml": 250, "kind": "tea"}``      a drink not from the bottle, now
+             (kind water when left out)                   (10-2000 mL; water, tea, coffee,
+             ``{"ml": 250, "t": 1764120000.0}``           electrolyte, other), or at t
+                                                          (past week; same t, stored once)
+``factors``  ``{"day": "2026-12-07",                      the day's factors (today when
+             "exercise": "hard", "supplement": true,      day is left out; any of them:
+             "alcohol": 2, "medication": "..."}``         device.factors)
+===========  ===========================================  =================================
 
 >>> parse_command("goal", b'{"ml": 2000}')
 Goal(ml=2000.0)
@@ -45,9 +52,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from device import json_input
-from device.actions import (DEFAULT_SNOOZE_MIN, GOAL_RANGE_ML, SNOOZE_RANGE_MIN, WAKE_ID, ActionRefused, Actions,
-                            RateLimited, check_number)
+from device.actions import (DEFAULT_SNOOZE_MIN, DRINK_RANGE_ML, GOAL_RANGE_ML, SNOOZE_RANGE_MIN, WAKE_ID,
+                            ActionRefused, Actions, RateLimited, check_choice, check_factors, check_number)
+from device.drinks import KINDS
 from device.errors import CrampwatchError
+from device.factors import FACTORS
 from device.rate_limits import Limit, RateLimits
 
 log = logging.getLogger(__name__)
@@ -94,8 +103,25 @@ class Cramp:
     confirmed: bool = True
 
 
-Command = Ack | Snooze | Tare | Goal | Cramp
-COMMANDS = ("ack", "snooze", "tare", "goal", "cramp")
+@dataclass(frozen=True)
+class LogDrink:
+    """Log a drink not from the bottle: ``ml`` of ``kind`` at ``t`` (now when None)."""
+
+    ml: float
+    kind: str = "water"
+    t: float | None = None
+
+
+@dataclass(frozen=True)
+class SetFactors:
+    """Record daily factors (``values``: factor and value pairs) for ``day`` (today when None)."""
+
+    values: tuple[tuple[str, Any], ...]
+    day: str | None = None
+
+
+Command = Ack | Snooze | Tare | Goal | Cramp | LogDrink | SetFactors
+COMMANDS = ("ack", "snooze", "tare", "goal", "cramp", "drink", "factors")
 
 
 # -- parsing -------------------------------------------------------------------------
@@ -126,11 +152,16 @@ def _fields(name: str, value: Any, allowed: set[str], bare: str | None = None) -
     raise CommandError(f"{name}: expected {'a number or ' if bare else ''}a JSON object, got {type(value).__name__}")
 
 
-def _number(name: str, key: str, value: Any, low: float, high: float, *, integer: bool = False) -> float:
+def _checked(check: Callable, *args, **kwargs) -> Any:
+    """An action's check of a value, its refusal as a CommandError."""
     try:
-        return check_number(name, key, value, low, high, integer=integer)
+        return check(*args, **kwargs)
     except ActionRefused as exc:
         raise CommandError(str(exc)) from None
+
+
+def _number(name: str, key: str, value: Any, low: float, high: float, *, integer: bool = False) -> float:
+    return _checked(check_number, name, key, value, low, high, integer=integer)
 
 
 def parse_command(name: str, payload: bytes) -> Command:
@@ -151,6 +182,20 @@ def parse_command(name: str, payload: bytes) -> Command:
         if "ml" not in f:
             raise CommandError("goal: ml is required (a number of mL)")
         return Goal(float(_number(name, "ml", f["ml"], *GOAL_RANGE_ML)))
+    if name == "drink":
+        f = _fields(name, value, {"ml", "kind", "t"}, bare="ml")
+        if "ml" not in f:
+            raise CommandError("drink: ml is required (a number of mL)")
+        t = float(_number(name, "t", f["t"], 0, 1e10)) if "t" in f else None  # its age: the action
+        return LogDrink(float(_number(name, "ml", f["ml"], *DRINK_RANGE_ML)),
+                        _checked(check_choice, name, "kind", f.get("kind", "water"), KINDS), t)
+    if name == "factors":
+        f = _fields(name, value, {"day", *FACTORS})
+        values = _checked(check_factors, {k: v for k, v in f.items() if k != "day"})
+        day = f.get("day")
+        if "day" in f and not isinstance(day, str):
+            raise CommandError(f"factors: day must be a date like 2026-12-07 (got {day!r:.40})")
+        return SetFactors(tuple(values.items()), day)  # the day's range: the action
     # cramp
     f = _fields(name, value, {"t", "wake_id", "confirmed"})
     if "wake_id" in f:
@@ -271,4 +316,6 @@ def action_handlers(actions: Actions, source: str = "mqtt") -> dict[str, Handler
         "goal": lambda command: actions.set_goal(command.ml, source=source),
         "tare": lambda command: actions.tare(source=source),
         "cramp": cramp,
+        "drink": lambda command: actions.log_drink(command.ml, command.kind, command.t, source=source),
+        "factors": lambda command: actions.set_factors(dict(command.values), command.day, source=source),
     }

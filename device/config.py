@@ -36,9 +36,14 @@ def default_data_dir() -> str:
     return os.path.join(base, "crampwatch")
 
 
+DEVICE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
 class DeviceSection(Section):
-    id: str = Field("crampwatch", pattern=r"^[A-Za-z0-9_-]{1,64}$",
-                    description="Device id used in MQTT topics and discovery ids ([A-Za-z0-9_-]).")
+    id: str | None = Field(None, pattern=DEVICE_ID_PATTERN,
+                           description="Device id used in MQTT topics, the MQTT client id and discovery ids ([A-Za-z0-9_-]); "
+                                       "unset: chosen once from this machine (host name, /etc/machine-id) and the data "
+                                       "directory, and kept in the file 'device-id' there.")
     data_dir: str = Field(default_factory=default_data_dir,
                           description="Directory for the SQLite database (created if missing).")
     timezone: str = Field("localtime",
@@ -93,7 +98,8 @@ def check_data_dir(config: "Config") -> None:
     """Raise ConfigError naming ``device.data_dir`` when it cannot hold the database."""
     problem = data_dir_problem(config.device.data_dir)
     if problem is not None:
-        raise ConfigError(f"device.data_dir: {problem}", [f"device.data_dir: {problem}"])
+        raise ConfigError(f"device.data_dir: {problem}", [f"device.data_dir: {problem}"],
+                          details=[_detail(problem, key="device.data_dir")])
 
 
 class BottleSection(Section):
@@ -151,7 +157,11 @@ class MqttSection(Section):
     outbox_max_events: int = Field(10000, ge=10, le=10_000_000,
                                    description="Most undelivered events kept in the outbox; the oldest beyond this are dropped (and counted).")
     state_refresh_s: float = Field(60.0, ge=5, le=86400,
-                                   description="The retained state is published on every change and at least this often.")
+                                   description="The retained state is published on every change and at least this often; "
+                                               "Home Assistant shows its sensors unavailable after 3 times this without one "
+                                               "(expire_after: a bridged broker may keep a stale 'online').")
+    suggested_area: str | None = Field(None, min_length=1, max_length=100,
+                                       description="Home Assistant area suggested for the device when it is first discovered, e.g. 'Bedroom'.")
 
     @model_validator(mode="after")
     def _tls_files_need_tls(self):
@@ -172,6 +182,57 @@ class DashboardSection(Section):
     port: int = Field(8080, ge=1, le=65535, description="Dashboard TCP port.")
     password_file: str | None = Field(None, min_length=1,
                                       description="File holding the salted hash of the dashboard password (written by crampwatch set-password); unset means 'dashboard-password' in device.data_dir.")
+    public_url: str | None = Field(None, max_length=500,
+                                   description="The http(s) address people open the dashboard at (e.g. its TLS reverse proxy); Home Assistant's "
+                                               "device page links to it. Unset: the bound address, when that is beyond loopback.")
+    embed_origins: list[str] = Field(default_factory=list, max_length=10,
+                                     description="Web origins ('scheme://host[:port]', http or https, no wildcards) that may show the "
+                                                 "dashboard in a frame, e.g. Home Assistant's 'http://homeassistant.local:8123' for an "
+                                                 "iframe panel; empty: no page may frame it.")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        return None if value is None else web_url(value, origin_only=False)
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(web_url(v, origin_only=True) for v in value))
+
+
+def web_url(value: str, *, origin_only: bool) -> str:
+    """An http(s) URL with a host and no user name, wildcard, query or fragment; with
+    ``origin_only`` just ``scheme://host[:port]`` (lower case), as a CSP source names a site.
+
+    >>> web_url("HTTPS://HA.example.org:8123/", origin_only=True)
+    'https://ha.example.org:8123'
+    >>> web_url("https://*.example.org", origin_only=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: 'https://*.example.org': no wildcards; name each origin
+    """
+    from urllib.parse import urlsplit
+
+    text = value.strip()
+    if "*" in text:
+        raise ValueError(f"{value!r}: no wildcards; name each origin")
+    try:
+        parts = urlsplit(text)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise ValueError(f"{value!r}: not a URL ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise ValueError(f"{value!r}: needs http:// or https:// and a host name or address")
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment \
+            or any(c.isspace() or c in "'\";," for c in text):
+        raise ValueError(f"{value!r}: no user name, query, fragment, spaces, quotes or commas")
+    if not origin_only:
+        return text
+    if parts.path not in ("", "/"):
+        raise ValueError(f"{value!r}: an origin has no path (scheme://host[:port])")
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme.lower()}://{host}{'' if port is None else f':{port}'}"
 
 
 class LoggingSection(Section):
@@ -372,7 +433,8 @@ def find_config(explicit: str | os.PathLike | None) -> Path | None:
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
-            raise ConfigError(f"{path}: config file not found", [f"{path}: file not found"])
+            raise ConfigError(f"{path}: config file not found", [f"{path}: file not found"],
+                              details=[_detail("config file not found", path=path)])
         return path
     for path in search_paths():
         if path.is_file():
@@ -389,11 +451,15 @@ def load_config(explicit: str | os.PathLike | None = None, overrides: dict[str, 
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read: {exc}", [f"{path}: cannot read: {exc}"]) from None
+            raise ConfigError(f"{path}: cannot read: {exc}", [f"{path}: cannot read: {exc}"],
+                              details=[_detail(f"cannot read: {exc}", path=path)]) from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML: {exc}", [f"{path}: invalid TOML: {exc}"]) from None
+            at = re.search(r"at line (\d+)", str(exc))
+            raise ConfigError(f"{path}: invalid TOML: {exc}", [f"{path}: invalid TOML: {exc}"],
+                              details=[_detail(f"invalid TOML: {exc}", path=path,
+                                               line=int(at.group(1)) if at else None)]) from None
     for dotted, value in (overrides or {}).items():
         _set_dotted(data, dotted, value)
     return validate_config(data, path, text), path
@@ -404,12 +470,44 @@ def validate_config(data: dict[str, Any], path: Path | None = None, text: str = 
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        problems = [_describe(err, path, text) for err in exc.errors()]
+        details = [_describe(err, path, text) for err in exc.errors()]
+        problems = [problem_text(d) for d in details]
         where = str(path) if path else "configuration"
-        raise ConfigError(f"{where}: {len(problems)} problem(s)\n  " + "\n  ".join(problems), problems) from None
+        raise ConfigError(f"{where}: {len(problems)} problem(s)\n  " + "\n  ".join(problems), problems,
+                          details=details) from None
 
 
-def _describe(err: dict, path: Path | None, text: str) -> str:
+def _detail(message: str, *, key: str | None = None, path: Path | None = None, line: int | None = None) -> dict:
+    """One problem as ``check-config --json`` shows it."""
+    return {"key": key, "file": None if path is None else str(path), "line": line, "message": message}
+
+
+def problem_text(detail: dict) -> str:
+    """A problem as one line: ``file:line: key: message`` (the parts known)."""
+    where = f"{detail['file']}:{detail['line']}: " if detail["file"] and detail["line"] else (
+        f"{detail['file']}: " if detail["file"] else "")
+    return f"{where}{detail['key'] + ': ' if detail['key'] else ''}{detail['message']}"
+
+
+def problem_details(exc: Exception, path: Path | None = None) -> list[dict]:
+    """Each problem of ``exc`` as ``{"key", "file", "line", "message"}``; a key found in the
+    configuration file ``path`` is given its file and line there."""
+    details = [dict(d) for d in getattr(exc, "details", None) or [_detail(str(exc))]]
+    text = None
+    for d in details:
+        if d["key"] and d["file"] is None and path is not None:
+            if text is None:
+                try:
+                    text = Path(path).read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    text = ""
+            line = _line_of(text, d["key"].split("."))
+            if line:
+                d.update(file=str(path), line=line)
+    return details
+
+
+def _describe(err: dict, path: Path | None, text: str) -> dict:
     loc = [str(p) for p in err["loc"]]
     key = ".".join(loc) or "(top level)"
     if err["type"] == "extra_forbidden":
@@ -421,8 +519,7 @@ def _describe(err: dict, path: Path | None, text: str) -> str:
         if "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):
             msg += f" (got {err['input']!r})"
     line = _line_of(text, loc) if text else None
-    where = f"{path}:{line}: " if path and line else (f"{path}: " if path else "")
-    return f"{where}{key}: {msg}"
+    return _detail(msg, key=key, path=path, line=line)
 
 
 def _model_at(loc: list[str]):

@@ -101,7 +101,10 @@ class Daemon:
         from device.storage_monitor import StorageMonitor
         from device.storage_open import open_checked
 
+        from device.identity import database_exists, with_device_id
+
         data_dir = self.config.device.data_dir
+        earlier_database = database_exists(self.config)
         # A database that fails its check stops the start (StorageCorrupt, exit status 2)
         # after a copy was kept: see device.storage_open. The check is the file's setting:
         # dashboard overrides live in the database it checks.
@@ -112,7 +115,12 @@ class Daemon:
 
         # The parts are looked up when an action runs: a command that arrives before the
         # reminders or the bottle started (or while they are off) is refused, never lost.
-        self.actions = Actions(self.store, reminders=lambda: self.reminders, bottle=lambda: self.bottle)
+        self.actions = Actions(self.store, reminders=lambda: self.reminders, bottle=lambda: self.bottle,
+                               config=lambda: self.settings.effective())
+        # Without a configured device.id: the one chosen for this machine and data directory,
+        # kept beside the database from the first start on (device.identity). Set before
+        # the settings service: every config it gives out carries it.
+        self.config = with_device_id(self.config, earlier_database=earlier_database)
         # Settings saved on the dashboard override the file for every part started
         # after this (an override that no longer validates is ignored, with a warning).
         from dashboard.settings import SettingsService
@@ -333,7 +341,8 @@ def run_demo(config: Config, *, duration: float | None = None) -> int:
         from simulator.history import seed_history
 
         with Store(config.data_path) as store:
-            seeded = seed_history(store, DEMO_HISTORY_DAYS, end=time.time(), tz=config.tz, seed=config.simulator.seed)
+            seeded = seed_history(store, DEMO_HISTORY_DAYS, end=time.time(), tz=config.tz, seed=config.simulator.seed,
+                                  epochs=True)  # the past nights' movement too, for the Nights page
         print(f"crampwatch demo: {seeded['days']} days of simulated history ({seeded['events']} events)", flush=True)
         if config.dashboard.enabled:
             host = config.dashboard.host

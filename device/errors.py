@@ -12,11 +12,13 @@ class CrampwatchError(Exception):
 
 # --- configuration ----------------------------------------------------------
 class ConfigError(CrampwatchError, ValueError):
-    """The configuration file or a setting is invalid; ``problems`` lists each one."""
+    """The configuration file or a setting is invalid; ``problems`` lists each one, and
+    ``details`` each as ``{"key", "file", "line", "message"}`` where known."""
 
-    def __init__(self, message, problems=()):
+    def __init__(self, message, problems=(), *, details=()):
         super().__init__(message)
         self.problems = list(problems)
+        self.details = list(details)
 
 
 # --- sensors ----------------------------------------------------------------
@@ -48,6 +50,10 @@ class StorageError(CrampwatchError, RuntimeError):
 
 class SchemaTooNew(StorageError):
     """The database was written by a newer crampwatch than this one."""
+
+
+class RestoreRefused(StorageError, ValueError):
+    """A file to restore is missing, not a crampwatch database, damaged or too new; nothing was replaced."""
 
 
 # --- warnings ---------------------------------------------------------------

@@ -6,7 +6,7 @@ that defines it, so detecting the same event again after a restart gives the sam
 and the store keeps one copy.
 
 >>> Drink(t=1764060312.4, ml=152.0).to_dict()
-{'type': 'drink', 't': 1764060312.4, 'ml': 152.0}
+{'type': 'drink', 't': 1764060312.4, 'ml': 152.0, 'source': 'bottle', 'kind': 'water'}
 >>> Drink(t=1764060312.4, ml=152.0).id
 'drink-1764060312400'
 """
@@ -14,6 +14,8 @@ and the store keeps one copy.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -82,12 +84,89 @@ def _round(value):
 
 @dataclass(frozen=True)
 class Drink(Event):
-    """The bottle came back lighter: ``ml`` were drunk (positive)."""
+    """``ml`` were drunk (positive): the bottle came back lighter, or a person logged a drink.
+
+    ``source`` is ``"bottle"`` (detected; drinks stored before sources existed are too)
+    or ``"manual"`` (logged by hand, ``via`` the surface: ``mqtt`` or ``dashboard``);
+    ``kind`` one of :data:`device.drinks.KINDS` (the bottle's are ``"water"`` until a
+    person corrects them). A manual drink's id says so, so that it never takes the id
+    of a bottle drink at the same millisecond; the same moment is the same drink, so a
+    repeated entry with the same ``t`` is stored once.
+
+    >>> Drink(t=1764060312.4, ml=250.0, source="manual", kind="tea", via="mqtt").id
+    'drink-1764060312400-manual'
+    """
 
     type: ClassVar[str] = "drink"
     t: float
     ml: float
     contents_ml: float | None = None  # what is left in the bottle afterwards
+    source: str = "bottle"
+    kind: str = "water"
+    via: str | None = None
+
+    @property
+    def id(self) -> str:
+        plain = super().id
+        return plain if self.source == "bottle" else f"{plain}-{self.source}"
+
+
+@dataclass(frozen=True)
+class DrinkChange(Event):
+    """A person corrected (``ml``, ``kind``) or deleted a stored drink, at ``t``.
+
+    The drink itself stays stored as it was: readers apply its changes
+    (:func:`device.drinks.apply_changes`), so nothing is ever lost. ``source`` is the
+    surface. The id says which drink and what was said as well as when (as
+    :class:`CrampLog`'s does), so that two different changes in one millisecond both stay.
+
+    >>> DrinkChange(t=1764070000.0, drink_id="drink-1764060312400", deleted=True).id
+    'drink_change-1764070000000-drink-1764060312400-deleted'
+    >>> DrinkChange(t=1764070000.0, drink_id="drink-1764060312400", ml=180.0).id
+    'drink_change-1764070000000-drink-1764060312400-180-'
+    """
+
+    type: ClassVar[str] = "drink_change"
+    t: float
+    drink_id: str
+    ml: float | None = None
+    kind: str | None = None
+    deleted: bool = False
+    source: str | None = None
+
+    @property
+    def id(self) -> str:
+        said = "deleted" if self.deleted else f"{'' if self.ml is None else f'{self.ml:g}'}-{self.kind or ''}"
+        return f"{super().id}-{self.drink_id}-{said}"
+
+
+@dataclass(frozen=True)
+class DailyFactors(Event):
+    """Factors a person recorded for the local ``day`` (ISO date), at ``t``.
+
+    Only the factors given are set (None: not part of this entry); the latest entry for
+    a day wins per factor (:func:`device.factors.fold`). ``alcohol`` is true/false or a
+    number of drinks; ``exercise`` none, light or hard; ``medication`` free text ("" clears it).
+    The id says what was set as well as when and for which day (a digest of the values), so
+    that two different entries in one millisecond both stay.
+
+    >>> DailyFactors(t=1764070000.0, day="2025-11-25", exercise="hard").id
+    'factors-1764070000000-2025-11-25-48284fed'
+    """
+
+    type: ClassVar[str] = "factors"
+    t: float
+    day: str
+    supplement: bool | None = None
+    exercise: str | None = None
+    alcohol: bool | int | None = None
+    medication: str | None = None
+    source: str | None = None
+
+    @property
+    def id(self) -> str:
+        values = json.dumps([self.supplement, self.exercise, self.alcohol, self.medication])
+        return f"{super().id}-{self.day}-{hashlib.sha256(values.encode()).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)

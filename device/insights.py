@@ -1,4 +1,5 @@
-"""Insights: do this person's cramp nights differ after low-intake days, or without stretching?
+"""Insights: do this person's cramp nights differ after low-intake days, without stretching, or
+after days with a daily factor (a supplement, hard exercise, alcohol, medication, electrolyte drinks)?
 
 Pure analysis of stored events; the dashboard's Insights page, ``crampwatch report``,
 ``crampwatch export --summaries`` and the MQTT state's ``doctor_flag`` all use it, so
@@ -10,6 +11,9 @@ it); D's intake is what was drunk from D's start to its end (halfway through the
 around it); "late intake" is what was drunk in ``late_intake_h`` before D's bedtime;
 D was "stretched" when a ``stretched`` event names D. Cramps count the person's label
 where there is one, else the detector's verdict (:func:`device.labels.apply_labels`).
+Intake counts every drink as it stands (:mod:`device.drinks`: logged by hand too, corrected,
+deleted ones left out). A daily factor is compared over the days it was recorded for
+(:mod:`device.factors`), an electrolyte drink over the days with a measured intake.
 
 The comparisons count *cramp nights* (nights with at least one cramp) among recorded
 nights (a stored sleep period) in two groups, and give the risk ratio with a 95 %
@@ -30,8 +34,10 @@ import bisect
 from datetime import date, timedelta
 from typing import Any
 
+from device import factors as factor_rules
 from device.actions import goal_ml as live_goal
 from device.config import Config
+from device.drinks import drinks_between
 from device.labels import apply_labels
 from device.stats import fisher_exact_p, relative_risk
 
@@ -53,8 +59,11 @@ def nights(store, config: Config, first: date, last: date, *, goal: float | None
     Each row: ``night`` (the evening's date), ``morning``, ``recorded`` (a sleep period
     is stored), ``sleep_start``/``sleep_end``/``asleep_h``, ``wakes``, ``bed_exits``,
     ``cramps`` (labels first), ``confirmed`` (cramps the person confirmed),
-    ``cramp_night``; and for the day before: ``intake_ml``, ``intake_measured`` (any
-    bottle event that day), ``goal_ml``, ``goal_met``, ``late_intake_ml``, ``stretched``.
+    ``cramp_night``; and for the day before: ``intake_ml`` (every drink as it stands,
+    :mod:`device.drinks`), ``intake_measured`` (any bottle event that day: drinks logged by
+    hand alone do not make a day measured), ``goal_ml``, ``goal_met``, ``late_intake_ml``,
+    ``stretched``, ``electrolyte`` (an electrolyte drink) and ``factors`` (the day's
+    recorded factors, unset ones as no; None when nothing was recorded: :mod:`device.factors`).
     """
     from scheduler.policy import plan_for
 
@@ -65,13 +74,15 @@ def nights(store, config: Config, first: date, last: date, *, goal: float | None
     days = [first + timedelta(days=k) for k in range((last - first).days + 2)]
     plans = [plan_for(d, h, s, tz) for d in days]
     since, until = min(plans[0].start, plans[1].night_start), max(plans[-1].end, plans[-1].night_end)
-    bottle = list(store.events(types=["drink", "refill"], since=since, until=until))
-    drink_t = [e["t"] for e in bottle if e["type"] == "drink"]
-    drink_ml = [0.0]
-    for e in bottle:
-        if e["type"] == "drink":
-            drink_ml.append(drink_ml[-1] + e["ml"])
-    bottle_t = [e["t"] for e in bottle]
+    drinks = drinks_between(store, since, until)  # as they stand: corrections applied, bottle and by hand
+    drink_t = [e["t"] for e in drinks]
+    drink_ml, electrolyte_ml = [0.0], [0.0]
+    for e in drinks:
+        drink_ml.append(drink_ml[-1] + e["ml"])
+        electrolyte_ml.append(electrolyte_ml[-1] + (e["ml"] if e["kind"] == "electrolyte" else 0.0))
+    bottle_t = sorted([e["t"] for e in drinks if e["source"] == "bottle"]
+                      + [e["t"] for e in store.events(types=["refill"], since=since, until=until)])
+    factors = factor_rules.between(store, first, last)
     night_events = list(store.events(types=["sleep", "wake"], since=since, until=until))
     logs = list(store.events(types=["cramp"], since=since))  # labels may come long after the night
     wakes, alone = apply_labels([e for e in night_events if e["type"] == "wake"], logs)
@@ -79,8 +90,8 @@ def nights(store, config: Config, first: date, last: date, *, goal: float | None
     stretched_days = {e.get("day") for e in store.events(types=["stretched"], since=since - 86400.0,
                                                           until=until + 86400.0)}
 
-    def drunk(a: float, b: float) -> float:
-        return drink_ml[bisect.bisect_left(drink_t, b)] - drink_ml[bisect.bisect_left(drink_t, a)]
+    def drunk(a: float, b: float, sums: list[float] = drink_ml) -> float:
+        return sums[bisect.bisect_left(drink_t, b)] - sums[bisect.bisect_left(drink_t, a)]
 
     rows = []
     for day, plan, morning in zip(days, plans, plans[1:]):
@@ -99,7 +110,9 @@ def nights(store, config: Config, first: date, last: date, *, goal: float | None
             "cramp_night": cramps > 0,
             "intake_ml": round(intake, 1), "intake_measured": measured, "goal_ml": goal,
             "goal_met": intake >= goal, "late_intake_ml": round(drunk(plan.bedtime - late_s, plan.bedtime), 1),
-            "stretched": day.isoformat() in stretched_days}
+            "stretched": day.isoformat() in stretched_days,
+            "electrolyte": drunk(plan.start, plan.end, electrolyte_ml) > 0,
+            "factors": factor_rules.as_recorded(factors.get(day.isoformat()))}
         if main is not None:
             awake = sum(min(w["end"], main["end"]) - max(w["start"], main["start"]) for w in inside
                         if w["end"] > main["start"] and w["start"] < main["end"])
@@ -203,6 +216,36 @@ def comparisons(rows: list[dict], config: Config) -> dict[str, Any]:
         "stretch", "Stretching before bed", ("Without stretching", [r for r in recorded if not r["stretched"]]),
         ("With stretching", [r for r in recorded if r["stretched"]]), **kw))
     out["comparisons"].append(quartiles(measured, ins.quartile_min_nights, ins.min_group_nights, ins.alpha))
+    out["comparisons"] += factor_comparisons(recorded, kw)
+    return out
+
+
+# Each daily factor as two groups of the days it was recorded for: (key, title, exposed, reference, test).
+FACTOR_GROUPS = [
+    ("supplement", "Supplement (magnesium or other)", "With a supplement", "Without a supplement",
+     lambda f: f["supplement"]),
+    ("exercise", "Hard exercise", "With hard exercise", "With light or no exercise",
+     lambda f: f["exercise"] == "hard"),
+    ("alcohol", "Alcohol", "With alcohol", "Without alcohol", lambda f: bool(f["alcohol"])),
+    ("medication", "Medication", "With medication noted", "Without medication noted",
+     lambda f: bool(f["medication"])),
+]
+
+
+def factor_comparisons(recorded: list[dict], kw: dict[str, Any]) -> list[dict[str, Any]]:
+    """The daily factors' comparisons, each over the recorded nights after a day it was recorded
+    for; electrolyte drinks over the nights after a measured day (:mod:`device.drinks`)."""
+    out = []
+    with_factors = [r for r in recorded if r.get("factors") is not None]
+    for key, title, yes, no, test in FACTOR_GROUPS:
+        exposed = [r for r in with_factors if test(r["factors"])]
+        reference = [r for r in with_factors if not test(r["factors"])]
+        out.append(compare_groups(key, title, (yes, exposed), (no, reference), **kw) | {"factor": True})
+    measured = [r for r in recorded if r["intake_measured"]]
+    salts = [r for r in measured if r.get("electrolyte")]
+    out.append(compare_groups(
+        "electrolyte", "Electrolyte drinks", ("With an electrolyte drink", salts),
+        ("Without an electrolyte drink", [r for r in measured if not r.get("electrolyte")]), **kw) | {"factor": True})
     return out
 
 
@@ -254,33 +297,62 @@ def doctor_flag_at(store, config: Config, now: float) -> dict[str, Any]:
     return doctor_flag(rows, config)
 
 
+WEEK_NIGHTS = 7  # "cramp nights this week": the last seven nights, up to last night
+
+
+def week_cramp_nights(rows: list[dict]) -> dict[str, Any]:
+    """Cramp nights among the last seven nights of ``rows`` (oldest first)."""
+    week = rows[-WEEK_NIGHTS:]
+    return {"cramp_nights": sum(1 for r in week if r["cramp_night"]), "nights": len(week),
+            "recorded": sum(1 for r in week if r["recorded"]),
+            "first": week[0]["night"] if week else None, "last": week[-1]["night"] if week else None}
+
+
+def recent_nights_at(store, config: Config, now: float) -> dict[str, Any]:
+    """The doctor flag and last week's cramp nights, from one table of the nights up to last night."""
+    last = last_night_day(now, config)
+    rows = nights(store, config, last - timedelta(days=max(config.insights.doctor_window, WEEK_NIGHTS) - 1), last)
+    return {"doctor_flag": doctor_flag(rows, config), "cramp_nights_week": week_cramp_nights(rows)}
+
+
 class DoctorFlagCache:
-    """The doctor flag, recomputed only when the day or the recent wake and cramp events change."""
+    """The doctor flag and last week's cramp nights, recomputed only when the day or the
+    recent wake and cramp events change."""
 
     def __init__(self):
         self._key = None
         self._value: dict[str, Any] | None = None
 
-    def get(self, store, config: Config, now: float) -> dict[str, Any]:
+    def recent(self, store, config: Config, now: float) -> dict[str, Any]:
+        """``{"doctor_flag": ..., "cramp_nights_week": ...}`` (see :func:`recent_nights_at`)."""
         day = last_night_day(now, config)
-        since = now - (config.insights.doctor_window + 2) * 86400.0
+        since = now - (max(config.insights.doctor_window, WEEK_NIGHTS) + 2) * 86400.0
         # a label confirmed this morning changes last night: count the evidence, cheaply
         key = (day, sum(1 for _ in store.events(types=["wake", "cramp"], since=since)))
         if key != self._key or self._value is None:
-            self._value, self._key = doctor_flag_at(store, config, now), key
+            self._value, self._key = recent_nights_at(store, config, now), key
         return self._value
 
+    def get(self, store, config: Config, now: float) -> dict[str, Any]:
+        return self.recent(store, config, now)["doctor_flag"]
 
-def daemon_doctor_flag(daemon, now: float) -> dict[str, Any] | None:
-    """The doctor flag for the MQTT state of a running daemon, cached on it (None on a glitch)."""
+
+def daemon_recent_nights(daemon, now: float) -> dict[str, Any]:
+    """The doctor flag and last week's cramp nights for the MQTT state of a running daemon,
+    cached on it (each None on a glitch)."""
     cache = daemon.__dict__.setdefault("doctor_flag_cache", DoctorFlagCache())
     try:
-        return cache.get(daemon.store, daemon.config, now)
+        return cache.recent(daemon.store, daemon.config, now)
     except Exception:  # the state must publish even if this part fails
         import logging
 
         logging.getLogger(__name__).warning("doctor flag not computed", exc_info=True)
-        return None
+        return {"doctor_flag": None, "cramp_nights_week": None}
+
+
+def daemon_doctor_flag(daemon, now: float) -> dict[str, Any] | None:
+    """The doctor flag for the MQTT state of a running daemon (None on a glitch)."""
+    return daemon_recent_nights(daemon, now)["doctor_flag"]
 
 
 # -- everything at once ----------------------------------------------------------------------
@@ -318,5 +390,6 @@ def analyse(store, config: Config, now: float, *, weeks: int | None = None) -> d
             "measured_days": len(measured),
             "mean_intake_ml": round(sum(r["intake_ml"] for r in measured) / len(measured)) if measured else None,
             "goal_met_days": sum(1 for r in measured if r["goal_met"]),
-            "stretched_days": sum(1 for r in rows if r["stretched"])}}
+            "stretched_days": sum(1 for r in rows if r["stretched"]),
+            "factor_days": sum(1 for r in rows if r["factors"] is not None)}}
     return result

@@ -31,7 +31,8 @@ from typing import Any
 from device.actions import Actions
 from device.commands import CommandDispatcher, action_handlers
 from device.config import Config
-from device.discovery import discovery_message
+from device.discovery import device_info, discovery_message
+from device.identity import device_id
 from device.mqtt_client import MqttClient, read_password
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,13 @@ STATE_KEYS = {
     "bottle_contents_ml": "what is in the bottle now, mL (null: unknown)",
     "bottle_present": "the bottle is on the scale (null: unknown)",
     "pace_ml": "intake minus what the goal expects by now, mL (negative: behind)",
-    "last_drink": "the last drink event ({id, t, ml}) or null",
+    "last_drink": "the last drink in the past day ({id, t, ml, kind, source, at}: at is t in ISO 8601, UTC) or null",
     "last_night": "last night's summary ({sleep_h, wakes, cramps, ...}) or null",
     "reminder_active": "a drink or stretch reminder is showing",
     "reminder": "the showing reminder ({id, kind, ...}) or null",
     "doctor_flag": "cramps frequent enough to see a doctor ({raised, message, ...}; device.insights) or null",
+    "cramp_nights_week": "cramp nights of the last seven ({cramp_nights, nights, recorded, first, last}) or null",
+    "in_bed": "someone is on the bed, about a minute behind (null: unknown, or no bed sensor)",
     "health": "{overall, <component>: state, ...}",
 }
 PRUNE_EVERY_S = 3600.0
@@ -79,9 +82,9 @@ class MqttService:
     >>> from device.config import Config
     >>> from device.health import Health
     >>> from device.storage import Store
-    >>> svc = MqttService(Config(), Store(":memory:"), Health())
+    >>> svc = MqttService(Config.model_validate({"device": {"id": "bedroom"}}), Store(":memory:"), Health())
     >>> svc.enabled, svc.base_topic
-    (False, 'crampwatch/crampwatch')
+    (False, 'crampwatch/bedroom')
     """
 
     def __init__(self, config: Config, store, health, *, state_provider: Callable[[], dict] | None = None,
@@ -89,8 +92,9 @@ class MqttService:
                  clock: Callable[[], float] = time.time, check_interval_s: float = 1.0):
         self.config = config
         self.settings = config.mqtt
-        self.device_id = config.device.id
+        self.device_id = device_id(config, keep=False)  # the daemon keeps a chosen one before this
         self.base_topic = self.settings.base_topic or f"crampwatch/{self.device_id}"
+        self.discovery_info = device_info(config)  # dashboard link, Pi model, area, expiry
         self.store = store
         self.health = health
         self._state_provider = state_provider
@@ -121,6 +125,11 @@ class MqttService:
     def state_topic(self) -> str:
         return f"{self.base_topic}/state"
 
+    @property
+    def command_filter(self) -> str:
+        """Where commands arrive: ``<base>/cmd/<name>`` (:mod:`device.commands`)."""
+        return f"{self.base_topic}/cmd/+"
+
     # -- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
         """Connect in the background and start delivering; returns at once."""
@@ -139,7 +148,7 @@ class MqttService:
             s, client_id=s.client_id or f"crampwatch-{self.device_id}", status_topic=self.status_topic,
             outbox=self.store, render=lambda e: event_message(e, self.base_topic, self.device_id),
             health=self.health, password=password, on_connected=self._on_connected,
-            subscriptions={f"{self.base_topic}/cmd/+": self._on_command, f"{prefix}/status": self._on_ha_status})
+            subscriptions={self.command_filter: self._on_command, f"{prefix}/status": self._on_ha_status})
         self.store.subscribe(self._on_event)
         self.client.start()
         self._worker = threading.Thread(target=self._run, name="mqtt-state", daemon=True)
@@ -201,7 +210,8 @@ class MqttService:
         """Publish the retained Home Assistant device discovery payload."""
         if self.client is None:
             return False
-        topic, payload = discovery_message(self.device_id, self.base_topic, self.settings.discovery_prefix)
+        topic, payload = discovery_message(self.device_id, self.base_topic, self.settings.discovery_prefix,
+                                           self.discovery_info)
         sent = self.client.publish(topic, payload, retain=True)
         self.discovery_published += sent
         return sent

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import TextIO
 
 import numpy as np
 
+from device.progress import Progress
 from device.traces import check_ranges, read_trace
 
 # Feed the detector an hour of samples at a time when showing progress; the result
@@ -15,8 +15,9 @@ from device.traces import check_ranges, read_trace
 _PROGRESS_CHUNK_S = 3600.0
 
 
-def replay_bottle(path, out: TextIO, *, density: float = 1.0, progress: bool = False) -> int:
-    """Detect drinks and refills in a ``t,grams`` trace; return the number of events."""
+def replay_bottle(path, out: TextIO, *, density: float = 1.0, progress: Progress | None = None) -> int:
+    """Detect drinks and refills in a ``t,grams`` trace; return the number of events.
+    With ``progress`` (:mod:`device.progress`) the trace is fed an hour at a time, each shown."""
     from sensors.bottle_detector import BottleDetector
 
     data = read_trace(path, "bottle")
@@ -28,9 +29,9 @@ def replay_bottle(path, out: TextIO, *, density: float = 1.0, progress: bool = F
     return count
 
 
-def _chunks(data: np.ndarray, progress: bool):
+def _chunks(data: np.ndarray, progress: Progress | None):
     t = data[:, 0]
-    if not progress or len(t) == 0:
+    if progress is None or len(t) == 0:
         yield t, data[:, 1]
         return
     bounds = np.searchsorted(t, np.arange(t[0], t[-1] + _PROGRESS_CHUNK_S, _PROGRESS_CHUNK_S))
@@ -39,9 +40,8 @@ def _chunks(data: np.ndarray, progress: bool):
     for stop in bounds:
         if stop > start:
             yield t[start:stop], data[start:stop, 1]
-            print(f"\rreplay: {100 * stop / len(t):5.1f}%", end="", file=sys.stderr, flush=True)
+            progress(stop / len(t))
         start = stop
-    print(file=sys.stderr)
 
 
 def _emit(events, out: TextIO) -> int:
@@ -50,13 +50,19 @@ def _emit(events, out: TextIO) -> int:
     return len(events)
 
 
-def replay_bed(path, out: TextIO, *, rate_hz: float | None = None) -> int:
-    """Sleep periods and wakes (with cramp verdicts) of a ``t,x,y,z`` trace."""
+def replay_bed(path, out: TextIO, *, rate_hz: float | None = None, progress: Progress | None = None) -> int:
+    """Sleep periods and wakes (with cramp verdicts) of a ``t,x,y,z`` trace; ``progress``
+    shows each stage (reading, analysing)."""
     from sensors.night_analysis import analyze_bed
 
+    if progress is not None:
+        progress.step(f"reading {path}")
     data = read_trace(path, "bed")
     if len(data) < 2:
         return 0
+    if progress is not None:
+        hours = (data[-1, 0] - data[0, 0]) / 3600.0
+        progress.step(f"analysing {hours:.1f} h of movement ({len(data):,} samples)")
     return _emit(analyze_bed(data[:, 0], data[:, 1:4], rate_hz), out)
 
 

@@ -14,6 +14,8 @@ from html import escape
 from typing import Any
 
 from device.config import Config
+from device.factors import FACTORS
+from device.identity import device_id
 
 CRAMP, WATER, STRETCH, GOAL, MUTED = "#d13f3f", "#3b8ef0", "#23965b", "#5d6a7a", "#8a96a6"
 
@@ -104,7 +106,8 @@ def legend_html() -> str:
 
 # -- the report ------------------------------------------------------------------------------
 def weekly(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows grouped by ISO week of the evening's date."""
+    """Rows grouped by ISO week of the evening's date (the report's table and the dashboard's
+    sleep trend: ``mean_asleep_h`` and ``mean_wakes`` are per recorded night, None without one)."""
     weeks: dict[str, list[dict]] = {}
     for r in rows:
         y, w, _ = date.fromisoformat(r["night"]).isocalendar()
@@ -112,11 +115,14 @@ def weekly(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for key, part in weeks.items():
         measured = [r for r in part if r["intake_measured"]]
+        slept = [r for r in part if r["recorded"]]
         out.append({"week": key, "first": part[0]["night"], "nights": sum(r["recorded"] for r in part),
                     "cramp_nights": sum(r["cramp_night"] for r in part), "cramps": sum(r["cramps"] for r in part),
                     "mean_intake_ml": round(sum(r["intake_ml"] for r in measured) / len(measured)) if measured else None,
                     "goal_met_days": sum(r["goal_met"] for r in measured), "measured_days": len(measured),
-                    "stretched_days": sum(r["stretched"] for r in part)})
+                    "stretched_days": sum(r["stretched"] for r in part),
+                    "mean_asleep_h": round(sum(r["asleep_h"] for r in slept) / len(slept), 2) if slept else None,
+                    "mean_wakes": round(sum(r["wakes"] for r in slept) / len(slept), 2) if slept else None})
     return out
 
 
@@ -146,7 +152,7 @@ def render(result: dict[str, Any], config: Config, *, weeks: int, generated: flo
            f"<style>{STYLE}</style></head><body>",
            "<h1>Night leg cramps, intake and stretching</h1>",
            f'<p class="muted">Nights after {escape(result["first"])} to {escape(result["last"])} ({weeks} week'
-           f'{"s" if weeks != 1 else ""}) &middot; device {escape(config.device.id)} &middot; made {escape(when)} '
+           f'{"s" if weeks != 1 else ""}) &middot; device {escape(device_id(config, keep=False))} &middot; made {escape(when)} '
            f'({escape(str(tz))}) by crampwatch. Measured at home: drinks by a scale under the water bottle, wake-ups '
            "by a movement sensor on the bed frame, cramps confirmed by the person where they pressed the bedside "
            "button or labelled them, otherwise the sensor's guess.</p>"]
@@ -172,7 +178,12 @@ def render(result: dict[str, Any], config: Config, *, weeks: int, generated: flo
     if not result["enough"]:
         out.append(f"<p>{escape(result['message'])}</p>")
     for c in result["comparisons"]:
+        if c.get("factor") and not c["enough"]:
+            continue  # said in one line below, not once for each daily factor
         out.append(f'<h3>{escape(c["title"])}</h3>{svg_group_rates(c)}<p>{escape(c["sentence"])}</p>')
+    few = [c["title"].lower() for c in result["comparisons"] if c.get("factor") and not c["enough"]]
+    if few:
+        out.append(f"<p>Daily factors not compared (not enough recorded days yet): {escape(', '.join(few))}.</p>")
     out.append(f'<p class="muted">{escape(result["note"])} Method: nights with at least one cramp are counted in '
                "each group; the rate ratio is the share in the first group over the share in the second, with a 95% "
                "confidence interval (Katz log method); the p-value is from Fisher's exact test (two-sided). With "
@@ -208,18 +219,25 @@ DOCTOR_NOTE = ("Frequent, severe or persistent cramps, or cramps with weakness, 
                "to see a doctor.")
 
 
-def write_report(store, config: Config, weeks: int, *, now: float | None = None) -> str:
-    """Analyse the last ``weeks`` weeks and render the report."""
+def write_report(store, config: Config, weeks: int, *, now: float | None = None, progress=None) -> str:
+    """Analyse the last ``weeks`` weeks and render the report; ``progress``
+    (:class:`device.progress.Progress`) shows each stage."""
     from device.insights import analyse
 
     now = time.time() if now is None else now
-    return render(analyse(store, config, now, weeks=weeks), config, weeks=weeks, generated=now)
+    if progress is not None:
+        progress.step(f"analysing {weeks} weeks of nights, drinks and factors")
+    result = analyse(store, config, now, weeks=weeks)
+    if progress is not None:
+        progress.step(f"drawing {len(result['rows'])} nights")
+    return render(result, config, weeks=weeks, generated=now)
 
 
 # -- CSV summaries (crampwatch export --summaries DIR) ----------------------------------------
 NIGHT_COLUMNS = ["night", "morning", "recorded", "sleep_start", "sleep_end", "asleep_h", "wakes", "bed_exits",
                  "cramps", "confirmed", "cramp_night"]
-DAY_COLUMNS = ["date", "intake_ml", "intake_measured", "goal_ml", "goal_met", "late_intake_ml", "stretched"]
+DAY_COLUMNS = ["date", "intake_ml", "intake_measured", "goal_ml", "goal_met", "late_intake_ml", "stretched",
+               "electrolyte", *FACTORS]  # a factor is empty on a day nothing was recorded for
 
 
 def write_summaries(store, config: Config, directory, *, now: float | None = None) -> list:
@@ -241,6 +259,9 @@ def write_summaries(store, config: Config, directory, *, now: float | None = Non
             return "true" if value else "false"
         return "" if value is None else value
 
+    def day(r: dict) -> list:
+        return [cell(r[k] if k not in FACTORS else (r["factors"] or {}).get(k)) for k in DAY_COLUMNS[1:]]
+
     def local(t):
         return "" if t is None else datetime.fromtimestamp(t, tz).isoformat(timespec="seconds")
 
@@ -251,11 +272,11 @@ def write_summaries(store, config: Config, directory, *, now: float | None = Non
         w = csv.writer(f, lineterminator="\n")
         w.writerow(DAY_COLUMNS)
         for r in rows:
-            w.writerow([r["night"]] + [cell(r[k]) for k in DAY_COLUMNS[1:]])
+            w.writerow([r["night"]] + day(r))
     with open(nightly, "w", newline="", encoding="utf-8", opener=private_opener) as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(NIGHT_COLUMNS + ["day_" + k for k in DAY_COLUMNS[1:]])
         for r in rows:
             values = [local(r[k]) if k in ("sleep_start", "sleep_end") else cell(r[k]) for k in NIGHT_COLUMNS]
-            w.writerow(values + [cell(r[k]) for k in DAY_COLUMNS[1:]])
+            w.writerow(values + day(r))
     return [daily, nightly]

@@ -61,18 +61,24 @@ def storage_status(path: Path) -> dict:
     return out
 
 
-def collect_status(config: Config, *, now: float | None = None) -> dict:
-    """Everything ``crampwatch status`` shows, as one JSON-able dict."""
+def daemon_status(config: Config, *, now: float | None = None) -> tuple[dict, dict]:
+    """Whether a daemon runs on this data directory (``running``, ``pid``, ...), and the
+    parts' health it last wrote."""
     now = time.time() if now is None else now
     path, snapshot = find_health(config.data_path, db_file(config))
     daemon: dict = {"running": False, "health_file": str(path)}
-    parts: dict = {}
-    if snapshot is not None:
-        age = now - float(snapshot.get("written_at", 0))
-        alive = _pid_alive(snapshot.get("pid"))
-        daemon.update(health_age_s=round(age, 1), pid=snapshot.get("pid"), overall=snapshot.get("overall"),
-                      pid_alive=alive, running=alive and -STALE_S < age < STALE_S)
-        parts = snapshot.get("parts") or {}
+    if snapshot is None:
+        return daemon, {}
+    age = now - float(snapshot.get("written_at", 0))
+    alive = _pid_alive(snapshot.get("pid"))
+    daemon.update(health_age_s=round(age, 1), pid=snapshot.get("pid"), overall=snapshot.get("overall"),
+                  pid_alive=alive, running=alive and -STALE_S < age < STALE_S)
+    return daemon, snapshot.get("parts") or {}
+
+
+def collect_status(config: Config, *, now: float | None = None) -> dict:
+    """Everything ``crampwatch status`` shows, as one JSON-able dict."""
+    daemon, parts = daemon_status(config, now=now)
     return {"daemon": daemon, "parts": parts, "storage": storage_status(db_file(config)),
             "mqtt": parts.get("mqtt") or {"state": "off" if config.mqtt.host is None else "unknown"},
             "mqtt_host": config.mqtt.host}

@@ -34,7 +34,8 @@ def open_checked(path, mode: str, health: Health) -> Store:
         except OSError as copy_exc:
             kept = f"no copy could be made ({copy_exc})"
         message = (f"{exc}. crampwatch will not write to a damaged database; {kept}. "
-                   f"To go on, restore a backup to {db}, or move that file away to start with an empty database")
+                   f"To go on, restore a backup to {db} (crampwatch restore FILE), or move that file away to start "
+                   f"with an empty database")
         log.error("%s", message)
         health.set("storage", "failed", message)
         raise StorageCorrupt(message) from exc

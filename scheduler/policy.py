@@ -224,6 +224,31 @@ def hydration_decision(now: float, plan: DayPlan, h: HydrationSection, tz: ZoneI
     return decide(True, "due")
 
 
+def next_hydration_at(now: float, plan: DayPlan, h: HydrationSection, tz: ZoneInfo, *, step_s: float = 60.0,
+                      **facts) -> float | None:
+    """When :func:`hydration_decision` will next say "due" on ``plan``'s day if nothing is drunk
+    before (``facts``: its keyword arguments), to the minute; None when no reminder is due
+    before the drinking window closes (on pace all along, quiet, away, or disabled).
+
+    The reminder service's tick asks every minute, so the first due minute is when it
+    would fire.
+
+    >>> from device.config import HydrationSection
+    >>> tz = ZoneInfo("UTC")
+    >>> plan = plan_for(date(2026, 11, 25), HydrationSection(), StretchSection(), tz)
+    >>> t = next_hydration_at(plan.wake, plan, HydrationSection(), tz, goal_ml=2000.0, intake_ml=0.0)
+    >>> datetime.fromtimestamp(t, tz).strftime("%H:%M")
+    '08:40'
+    """
+    start = max(now, plan.wake)
+    steps = int(max(0.0, plan.cutoff - start) // step_s) + 1
+    for k in range(steps):
+        t = start + k * step_s
+        if hydration_decision(t, plan, h, tz, **facts).remind:
+            return t
+    return None
+
+
 def hydration_message(decision: HydrationDecision, goal_ml: float) -> dict[str, Any]:
     """The reminder's words and figures."""
     behind = round(decision.behind_ml)

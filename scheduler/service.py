@@ -37,6 +37,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from device.actions import goal_ml
+from device.drinks import drinks_between
 from device.config import Config, OutputsSection
 from device.health import Health
 from device.reminder_events import NightSummary, Reminder, Stretched
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 
 FIRST_RUN_SETTING = "reminders.first_run"  # when the service first looked at a day
 NIGHT_RECHECK_S = 600.0  # look for last night's sleep period this often until it is stored
+REMINDER_TOPIC = "reminder"  # publish(REMINDER_TOPIC, ...): the retained <base>/reminder
 NIGHT_TYPES = ("sleep", "wake", "cramp", "stretched")
 
 
@@ -198,12 +200,13 @@ class ReminderService:
             self._health.set("reminders", "degraded", verdict.detail)
             return False, False
         if step:
-            log.warning("the wall clock stepped by %+.0f s; planning reminders again", step)
             self._shift_timers(step)
         replan = bool(step) or not self.planned
         if replan:
             self._plan()
             self._health.set("reminders", "ok", verdict.detail)
+        if step:  # said once the jobs run on the new clock (a test waits for this line)
+            log.warning("the wall clock stepped by %+.0f s; planning reminders again", step)
         return True, replan
 
     def _plan(self) -> None:
@@ -317,14 +320,17 @@ class ReminderService:
             self._open(ReminderRecord.new(f"hydration-{round(now * 1000)}", "hydration", plan.iso, now, payload))
 
     def _hydration_decision(self, now: float, plan: policy.DayPlan) -> policy.HydrationDecision:
-        drinks = list(self._store.events(types=["drink"], since=plan.start, until=plan.end))
+        return policy.hydration_decision(now, plan, self._h, self.tz, **self._hydration_facts(plan))
+
+    def _hydration_facts(self, plan: policy.DayPlan) -> dict[str, Any]:
+        """What the hydration policy weighs on ``plan``'s day, besides the time."""
+        drinks = drinks_between(self._store, plan.start, plan.end)  # as they stand: corrections applied
         # every drink of the day counts, even one "after" now: after a backward clock
         # step the day's drinks must not vanish and bring a reminder with them
-        return policy.hydration_decision(
-            now, plan, self._h, self.tz, goal_ml=self.goal_ml, intake_ml=sum(d["ml"] for d in drinks),
-            last_drink_t=max((d["t"] for d in drinks), default=None), away_since=self._away_since,
-            returned_at=self._returned_at, last_ended=self.states.last_ended("hydration", plan.iso),
-            observed_from=self._first_run)
+        return {"goal_ml": self.goal_ml, "intake_ml": sum(d["ml"] for d in drinks),
+                "last_drink_t": max((d["t"] for d in drinks), default=None), "away_since": self._away_since,
+                "returned_at": self._returned_at, "last_ended": self.states.last_ended("hydration", plan.iso),
+                "observed_from": self._first_run}
 
     def _escalate(self, now: float) -> None:
         rec = self._active()
@@ -346,7 +352,7 @@ class ReminderService:
                                          until=plan.night_end))
         events += self._store.events(types=["cramp"], since=plan.night_start)  # labels may come later
         before = policy.plan_for(plan.day - timedelta(days=1), self._h, self._s, self.tz)
-        intake = sum(d["ml"] for d in self._store.events(types=["drink"], since=before.start, until=plan.start))
+        intake = sum(d["ml"] for d in drinks_between(self._store, before.start, plan.start))
         summary, final = policy.night_summary(plan, events, now, intake_ml=intake, goal_ml=self.goal_ml)
         self.last_night = {"type": NightSummary.type} | summary
         if final:
@@ -407,7 +413,7 @@ class ReminderService:
             self.outputs.clear()
         if self._publish is not None:
             try:
-                self._publish("reminder", payload)
+                self._publish(REMINDER_TOPIC, payload)
             except Exception:  # MQTT trouble is MQTT's health; the reminder stands
                 log.warning("publishing the reminder failed", exc_info=True)
 
@@ -418,7 +424,8 @@ class ReminderService:
             kind = event.get("type")
             if kind in ("drink", "refill"):
                 with self._lock:
-                    if self._away_since is not None and event["t"] >= self._away_since:
+                    from_bottle = event.get("source", "bottle") == "bottle"  # a glass elsewhere: still away
+                    if from_bottle and self._away_since is not None and event["t"] >= self._away_since:
                         self._bottle_back(event["t"])
                     if kind == "drink":
                         now = self._clock()
@@ -469,6 +476,41 @@ class ReminderService:
         with self._lock:
             rec = self._active()
             return rec.to_json() if rec is not None else None
+
+    def next_planned(self) -> dict | None:
+        """The next reminder as planned now, if nothing changes first (no drink, no button):
+        ``{"t", "kind", "reason"}`` with ``reason`` ``snoozed`` (a snoozed reminder comes
+        back), ``behind`` (a hydration reminder, from the pace as it stands) or ``bedtime``
+        (the stretching prompt); today's, else tomorrow's; None when nothing is planned
+        (the clock is not trusted yet, or reminders are off).
+
+        Only a prediction: a drink before then moves a hydration reminder on, and a
+        reminder active now is :meth:`active`, not this.
+        """
+        with self._lock:
+            if not self.planned:
+                return None
+            self._follow_settings()
+            now = self._clock()
+            plan = policy.day_plan(now, self._h, self._s, self.tz)
+            found = [(r.snoozed_until, r.kind, "snoozed") for r in self.states.current() if r.state == "snoozed"]
+            tomorrow = policy.plan_for(plan.day + timedelta(days=1), self._h, self._s, self.tz)
+            for day in (plan, tomorrow):
+                if found:
+                    break
+                if not self.states.current("hydration") or day is tomorrow:
+                    facts = self._hydration_facts(day) if day is plan else {
+                        "goal_ml": self.goal_ml, "intake_ml": 0.0, "observed_from": self._first_run}
+                    t = policy.next_hydration_at(now, day, self._h, self.tz, **facts)
+                    if t is not None:
+                        found.append((t, "hydration", "behind"))
+                if self._s.enabled and self.states.for_day("stretch", day.iso) is None \
+                        and not policy.stretch_expired(now, day):
+                    found.append((max(now, day.stretch_at), "stretch", "bedtime"))
+            if not found:
+                return None
+            t, kind, reason = min(found)
+            return {"t": round(t, 3), "kind": kind, "reason": reason}
 
     @property
     def goal_ml(self) -> float:

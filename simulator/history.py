@@ -29,6 +29,7 @@ stretching, so the insights have something to find. Deterministic for a given
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -39,8 +40,11 @@ from simulator.bottle_scenario import plan_day
 DAY_S = 86400.0
 
 
-def seed_history(store, days: int, *, end: float, tz: ZoneInfo, seed: int = 1, goal_ml: float = 2000.0) -> dict:
-    """Store ``days`` local days of history up to ``end`` (Unix s); return counts by type."""
+def seed_history(store, days: int, *, end: float, tz: ZoneInfo, seed: int = 1, goal_ml: float = 2000.0,
+                 progress: Callable[[float], None] | None = None, epochs: bool = False) -> dict:
+    """Store ``days`` local days of history up to ``end`` (Unix s); return counts by type.
+    ``progress(fraction)`` after each day stored; with ``epochs`` each night's movement too
+    (:func:`night_epochs`, counted as ``epochs``)."""
     if days < 1:
         raise ValueError("days must be at least 1")
     last = datetime.fromtimestamp(end, tz).date()
@@ -60,8 +64,39 @@ def seed_history(store, days: int, *, end: float, tz: ZoneInfo, seed: int = 1, g
         previous = info
         for data in store.add_events(sorted(events, key=lambda e: e.time)):
             counts[data["type"]] = counts.get(data["type"], 0) + 1
-    return {"days": days, "first": first.isoformat(), "last": last.isoformat(),
-            "events": sum(counts.values()), "by_type": dict(sorted(counts.items()))}
+        if epochs:
+            counts["epochs"] = counts.get("epochs", 0) + store.add_epoch_rows(night_epochs(events, plan_seed))
+        if progress is not None:
+            progress((number + 1) / days)
+    moved = counts.pop("epochs", 0)
+    summary = {"days": days, "first": first.isoformat(), "last": last.isoformat(),
+               "events": sum(counts.values()), "by_type": dict(sorted(counts.items()))}
+    return summary | {"epochs": moved} if epochs else summary
+
+
+def night_epochs(events: list, plan_seed: int, epoch_s: float = 30.0) -> list[tuple[float, float, None]]:
+    """Bed activity ``(t, activity, presence)`` epochs for the night among ``events`` (its ``sleep``
+    and ``wake`` events), as :class:`device.epoch_writer.EpochWriter` stores them: settling in
+    half an hour before sleep, small twitches and the odd turnover asleep, bursts through each
+    wake-up, getting up after it; none without a night."""
+    sleep = next((e for e in events if e.type == "sleep"), None)
+    if sleep is None:
+        return []
+    wakes = [(w.start - epoch_s, w.end) for w in events if w.type == "wake"]
+    rng = random.Random(f"crampwatch.history.epochs.{plan_seed}")
+    rows, t = [], sleep.start - 1800.0
+    while t < sleep.end + 600.0:
+        if any(a < t < b for a, b in wakes):
+            activity = rng.uniform(0.8, 3.0)
+        elif not sleep.start <= t < sleep.end:
+            activity = rng.uniform(0.2, 1.0)
+        elif rng.random() < 0.03:
+            activity = rng.uniform(0.1, 0.6)
+        else:
+            activity = rng.uniform(0.0, 0.04)
+        rows.append((t, round(activity, 4), None))
+        t += epoch_s
+    return rows
 
 
 def _real(naive_t: float, tz: ZoneInfo) -> float:

@@ -64,6 +64,7 @@ import math
 import random
 import threading
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -734,8 +735,10 @@ def _add_grains(t: np.ndarray, out: np.ndarray, g: np.ndarray, max_grain: float,
         out[j] += np.bincount(idx, weights=e * gs[7 + j], minlength=m)
 
 
-def write_night(plan: NightPlan, out_dir, rate_hz: float, *, seed: int | None = None) -> tuple[Path, Path]:
-    """Write ``bed.csv`` (``t,x,y,z``), ``bed.truth.jsonl`` and ``bed.annotations.jsonl`` into ``out_dir``."""
+def write_night(plan: NightPlan, out_dir, rate_hz: float, *, seed: int | None = None,
+                progress: Callable[[float], None] | None = None) -> tuple[Path, Path]:
+    """Write ``bed.csv`` (``t,x,y,z``), ``bed.truth.jsonl`` and ``bed.annotations.jsonl`` into ``out_dir``;
+    ``progress(fraction)`` after each chunk of samples written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t_dec = 3 if (1000.0 / rate_hz).is_integer() else 4
@@ -750,6 +753,8 @@ def write_night(plan: NightPlan, out_dir, rate_hz: float, *, seed: int | None = 
             for i in range(0, len(ts), _CHUNK):
                 c = xyz[i:i + _CHUNK]
                 fh.write(format_rows([ts[i:i + _CHUNK], c[:, 0], c[:, 1], c[:, 2]], [t_dec, 4, 4, 4]))
+                if progress is not None:
+                    progress((a + i + len(c)) / n)
     truth_path = out / "bed.truth.jsonl"
     truth_path.write_text("".join(json.dumps(r) + "\n" for r in plan.truth_records), encoding="utf-8")
     scenario = {"type": "scenario", "seed": plan.seed, "rate_hz": rate_hz, "start": plan.start, "end": plan.end,

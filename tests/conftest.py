@@ -166,13 +166,17 @@ def own_broker(mosquitto_exe, tmp_path_factory):
 class Listener:
     """A plain paho subscriber that records every message it gets."""
 
-    def __init__(self, broker: Broker, topics: list[str], session: str | None = None):
-        """``session``: a client id for a persistent session (QoS 1 messages wait for us)."""
+    def __init__(self, broker: Broker, topics: list[str], session: str | None = None,
+                 auth: tuple[str, str] | None = None):
+        """``session``: a client id for a persistent session (QoS 1 messages wait for us);
+        ``auth``: a user name and password."""
         self.messages: list[paho.MQTTMessage] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=session or f"listener-{free_port()}",
                                   clean_session=session is None)
+        if auth is not None:
+            self.client.username_pw_set(*auth)
         self.client.on_connect = (lambda c, u, f, rc, p: c.subscribe([(t, 1) for t in topics])) if topics \
             else (lambda *a: self._subscribed.set())
         self.client.on_subscribe = lambda *a: self._subscribed.set()
@@ -219,8 +223,9 @@ def listen():
     """``listen(broker, ["topic/#"])`` -> a :class:`Listener`, closed after the test."""
     made: list[Listener] = []
 
-    def make(broker: Broker, topics: list[str], session: str | None = None) -> Listener:
-        listener = Listener(broker, topics, session)
+    def make(broker: Broker, topics: list[str], session: str | None = None,
+             auth: tuple[str, str] | None = None) -> Listener:
+        listener = Listener(broker, topics, session, auth)
         made.append(listener)
         return listener
 

@@ -20,7 +20,8 @@ EDGES = [0, 1, -1, 14, 15, 250, 249, 720, 721, 10000, 10001, 50000, 50001, 2**31
 RAW_NUMBERS = [b"1e400", b"-1e400", b"1" + b"0" * 400, b"-" + b"9" * 400, b"9" * 4400, b"1e-400", b"NaN",
                b"Infinity", b"-Infinity", b"1E+999", b"0.000000000000000000000000000001"]
 KEYS = ["ml", "t", "minutes", "wake_id", "confirmed", "night", "time", "cramp", "grams", "skip", "bottle",
-        "hydration", "mqtt", "goal_ml", "rate_hz", "host", "tls", "kind", "name", "value"]
+        "hydration", "mqtt", "goal_ml", "rate_hz", "host", "tls", "kind", "name", "value", "day", "supplement",
+        "exercise", "alcohol", "medication"]
 
 numbers = (st.sampled_from(EDGES) | st.integers(min_value=-10**400, max_value=10**400)
            | st.floats(allow_nan=True, allow_infinity=True))

@@ -31,8 +31,11 @@ commands = st.tuples(names, bodies)
 # Valid commands too, so that floods reach the actions and their limits; cramps at distinct
 # times would each be a new row (the same time twice is stored once).
 valid = st.sampled_from([("cramp", b""), ("goal", b"2100"), ("snooze", b"30"), ("ack", b""), ("tare", b""),
-                         ("cramp", b'{"wake_id": "wake-%d", "confirmed": false}' % round(WAKE_START * 1000))])
+                         ("cramp", b'{"wake_id": "wake-%d", "confirmed": false}' % round(WAKE_START * 1000)),
+                         ("drink", b'{"ml": 250, "kind": "tea"}'), ("factors", b'{"exercise": "hard"}')])
 distinct_cramps = st.floats(min_value=NOW - 300 * 86400, max_value=NOW).map(lambda t: ("cramp", b'{"t": %.3f}' % t))
+distinct_drinks = st.floats(min_value=NOW - 6 * 86400, max_value=NOW).map(
+    lambda t: ("drink", b'{"ml": 90, "t": %.3f}' % t))
 
 
 class Scale(FakeScale):
@@ -64,7 +67,7 @@ RIG = Rig()
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-@given(st.lists(commands | valid | distinct_cramps, min_size=1, max_size=30))
+@given(st.lists(commands | valid | distinct_cramps | distinct_drinks, min_size=1, max_size=30))
 def test_no_command_escapes_logs_a_traceback_or_grows_the_store(flood):
     with Records() as log:
         for name, payload in flood:
@@ -76,6 +79,8 @@ def test_no_command_escapes_logs_a_traceback_or_grows_the_store(flood):
     labels = [c for c in cramps if c.get("wake_id")]
     assert len(cramps) - len(labels) <= RATE_LIMITS["cramp"].burst
     assert len(labels) <= RATE_LIMITS["label"].burst
+    assert sum(1 for _ in RIG.store.events(types=["drink"])) <= RATE_LIMITS["drink"].burst
+    assert sum(1 for _ in RIG.store.events(types=["factors"])) <= RATE_LIMITS["factors"].burst
     goal = RIG.store.get_setting("hydration.goal_ml")
     assert goal is None or 250 <= goal <= 10000
 

@@ -58,7 +58,7 @@ def test_streaks(client):
 
 
 def test_reminder_acknowledge_and_snooze(client, reminders):
-    assert client.get("/api/v1/reminder").get_json() == {"active": None}
+    assert client.get("/api/v1/reminder").get_json() == {"active": None, "next": None}  # nothing planned
     assert post(client, "/api/v1/reminder/ack").status_code == 409
     reminders.fire()
     active = client.get("/api/v1/reminder").get_json()["active"]
@@ -87,7 +87,7 @@ def test_reminders_absent_is_a_503_not_a_500(seeded):
     c = create_app(make_config(), store=seeded, clock=lambda: NOW).test_client()
     with c.session_transaction() as s:
         s["csrf"] = CSRF
-    assert c.get("/api/v1/reminder").get_json() == {"active": None}
+    assert c.get("/api/v1/reminder").get_json() == {"active": None, "next": None}
     r = post(c, "/api/v1/reminder/ack")
     assert r.status_code == 503 and "not running" in r.get_json()["error"]
 

@@ -1,6 +1,7 @@
 """End to end in headless Chromium (Debian's chromium driven by Playwright): every page
 opens without a console error, and a person acknowledges a reminder, confirms a cramp,
-changes the goal and calibrates the simulated scale.
+changes the goal, calibrates the simulated scale, logs, corrects and deletes drinks and
+sets a day's factors.
 
 The dashboard is served by waitress over a running daemon on the simulated scale
 (SimulatedBottle in scripted mode: the test puts weights on it) with a month of history.
@@ -17,7 +18,7 @@ import pytest
 
 from dashboard import create_app
 from dashboard.scale import WorkerScale
-from dashboard.server import DashboardServer
+from dashboard.server import DashboardServer, _store_epochs
 from device.calibrate import load_calibration
 from device.config import Config
 from device.daemon import Daemon
@@ -56,7 +57,7 @@ def site(tmp_path_factory):
     config = Config.model_validate({"device": {"data_dir": str(data), "timezone": TZ_NAME},
                                     "dashboard": {"enabled": False}})
     with Store(data) as store:
-        seed_history(store, 30, end=time.time(), tz=TZ, seed=11)
+        seed_history(store, 30, end=time.time(), tz=TZ, seed=11, epochs=True)  # with the nights' movement
     hardware = SimulatedBottle(config, scripted=True)
     hardware.place(SimulatedBottle.empty_bottle_g + 500.0)
     daemon = Daemon(config, simulate=True, hardware=hardware)
@@ -64,7 +65,9 @@ def site(tmp_path_factory):
     worker = daemon.bottle
     scale = WorkerScale(worker, lambda: worker.calibration, lambda c: daemon.actions.calibrate(c, source="test"))
     reminders = FakeReminders(clock=time.time)
-    app = create_app(config, store=daemon.store, health=daemon.health, scale=scale, reminders=reminders)
+    reminders.planned = {"t": time.time() + 5400.0, "kind": "hydration", "reason": "behind"}
+    app = create_app(config, store=daemon.store, health=daemon.health, scale=scale, reminders=reminders,
+                     epochs=_store_epochs(daemon.store))
     server = DashboardServer(app, "127.0.0.1", 0)
     server.start()
     yield {"url": server.url.rstrip("/"), "daemon": daemon, "hardware": hardware, "reminders": reminders}
@@ -116,9 +119,15 @@ def test_every_page_opens_cleanly(page, path, heading):
 SHOTS = os.environ.get("CRAMPWATCH_SCREENSHOTS")  # a directory: save screenshots of the main pages there
 
 
-@pytest.mark.parametrize("width,height", [(390, 844), (1280, 900)])
+PAGES = [("today", "/"), ("history", "/history"), ("nights", "/nights"), ("insights", "/insights"),
+         ("settings", "/settings"), ("calibrate", "/calibrate"), ("health", "/health")]
+NAV_BOXES = "[...document.querySelectorAll('.nav a')].map(a => a.getBoundingClientRect()).map(r => [r.left, r.right])"
+
+
+@pytest.mark.parametrize("width,height", [(360, 780), (1280, 900)])
 def test_main_pages_fit_a_phone_and_a_laptop(browser, site, width, height):
-    """Nothing scrolls sideways; with CRAMPWATCH_SCREENSHOTS=DIR the pages are saved as PNG."""
+    """Nothing scrolls sideways and every tab of the navigation is on the screen, at a 360 px phone
+    too; with CRAMPWATCH_SCREENSHOTS=DIR the pages are saved as PNG (docs/screenshots)."""
     phone = width < 600
     context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone,
                                   device_scale_factor=2 if phone else 1)
@@ -127,16 +136,18 @@ def test_main_pages_fit_a_phone_and_a_laptop(browser, site, width, height):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     site["reminders"].fire(message="Time for a glass of water: 350 mL behind pace")
     try:
-        for name, path in [("today", "/"), ("history", "/history"), ("nights", "/nights"), ("calibrate", "/calibrate")]:
+        for name, path in PAGES:
             page.goto(site["url"] + path)
             if name == "today":
                 assert re.search(r"\d+\s*mL", wait_text(page, "#contents", lambda t: "mL" in t))
                 page.wait_for_selector("#reminder-active:not([hidden])")
-            if name in ("today", "history"):
+            if name in ("today", "history", "nights"):
                 page.wait_for_selector(".uplot canvas")
             if name == "calibrate":
                 wait_text(page, "#reading", lambda t: t != "–")
             assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name} scrolls sideways"
+            boxes = page.evaluate(NAV_BOXES)
+            assert len(boxes) == len(PAGES) and all(0 <= a and b <= width for a, b in boxes), (name, boxes)
             if SHOTS:
                 page.wait_for_timeout(400)
                 page.screenshot(path=os.path.join(SHOTS, f"{name}{'-phone' if phone else ''}.png"), full_page=True)
@@ -253,3 +264,87 @@ def test_log_in_with_the_password(browser, tmp_path):
         server.stop()
         store.close()
     assert [e for e in errors if "401" not in e] == []  # the refused password is a 401
+
+
+def _ml(text: str) -> int:
+    return int(re.sub(r"\D", "", text))
+
+
+def test_log_correct_and_delete_drinks_and_set_the_days_factors(page, site):
+    """Issue 17: one tap logs a drink of the chosen kind, a typed volume another; a drink is
+    corrected and deleted from the list; the factor toggles record today's factors."""
+    from datetime import date
+
+    from device.factors import between
+
+    store = site["daemon"].store
+    manual = lambda: [e for e in store.events(types=["drink"]) if e["source"] == "manual"]  # noqa: E731
+    page.goto(page.base + "/")
+    before = _ml(page.locator("#intake").inner_text())
+
+    page.click("#drink-kinds button[data-kind='tea']")
+    page.click("button.preset[data-ml='250']")
+    wait_text(page, "#intake", lambda t: _ml(t) == before + 250)
+    tea = manual()[-1]
+    assert (tea["ml"], tea["kind"], tea["via"]) == (250.0, "tea", "dashboard")
+    page.wait_for_selector(f"li[data-drink='{tea['id']}'] .badge:has-text('by hand')")
+    assert "Tea and coffee today: 250" in page.locator("#caffeine").inner_text()
+
+    page.click("#drink-kinds button[data-kind='water']")
+    page.fill("#log-drink-form input[name=ml]", "120")
+    page.click("#log-drink-form button[type=submit]")
+    wait_text(page, "#intake", lambda t: _ml(t) == before + 370)
+    assert [(e["ml"], e["kind"]) for e in manual()[-2:]] == [(250.0, "tea"), (120.0, "water")]
+
+    page.click(f"li[data-drink='{tea['id']}'] button.edit-drink")
+    page.fill("#drink-edit input[name=ml]", "200")
+    page.select_option("#drink-edit select[name=kind]", "coffee")
+    page.click("#drink-edit button[type=submit]")
+    wait_text(page, "#intake", lambda t: _ml(t) == before + 320)
+    page.wait_for_selector(f"li[data-drink='{tea['id']}'] .badge:has-text('corrected')")
+    assert "coffee" in page.locator(f"li[data-drink='{tea['id']}']").inner_text()
+
+    page.click(f"li[data-drink='{tea['id']}'] button.edit-drink")
+    page.click("#drink-delete")  # asks once more
+    page.click("#drink-delete")
+    page.wait_for_selector(f"li[data-drink='{tea['id']}']", state="detached")
+    wait_text(page, "#intake", lambda t: _ml(t) == before + 120)
+    changes = [c for c in store.events(types=["drink_change"]) if c["drink_id"] == tea["id"]]
+    assert [(c.get("ml"), c.get("kind"), c["deleted"]) for c in changes] == [
+        (200.0, "coffee", False), (None, None, True)]
+    assert tea["id"] in {e["id"] for e in store.events(types=["drink"])}  # still stored: nothing is lost
+
+    page.check("#f-supplement")
+    page.wait_for_selector("#f-recorded:has-text('Recorded')")
+    page.click("button.exercise[data-exercise='hard']")
+    page.wait_for_selector("button.exercise.chosen[data-exercise='hard']")
+    page.check("#f-alcohol")
+    page.fill("#f-medication", "magnesium 300 mg")
+    page.click("#f-medication-form button[type=submit]")
+    day = page.locator("#factors").get_attribute("data-day")
+    expected = {"supplement": True, "exercise": "hard", "alcohol": True, "medication": "magnesium 300 mg"}
+    recorded = lambda: between(store, date.fromisoformat(day), date.fromisoformat(day)).get(day)  # noqa: E731
+    deadline = time.monotonic() + 15
+    while recorded() != expected:
+        assert time.monotonic() < deadline, recorded()
+        page.wait_for_timeout(200)
+    page.reload()
+    assert page.locator("#f-supplement").is_checked() and page.locator("#f-alcohol").is_checked()
+    assert page.locator("button.exercise.chosen").get_attribute("data-exercise") == "hard"
+    assert page.locator("#f-medication").input_value() == "magnesium 300 mg"
+
+
+def test_set_a_past_days_factors_from_history(page, site):
+    from datetime import date, timedelta
+
+    from device.factors import between
+
+    page.goto(page.base + "/history")
+    today = date.fromisoformat(page.locator("#factors").get_attribute("data-day"))
+    earlier = (today - timedelta(days=3)).isoformat()
+    page.fill("#factors-day", earlier)
+    page.wait_for_selector(f"#factors-when:has-text('{earlier}')")
+    page.click("button.exercise[data-exercise='light']")
+    page.wait_for_selector("#f-recorded:has-text('Recorded')")
+    store = site["daemon"].store
+    assert between(store, today - timedelta(days=3), today - timedelta(days=3))[earlier] == {"exercise": "light"}

@@ -29,11 +29,12 @@ PASSWORD = "correct horse battery"  # the dashboard password of the login tests
 
 
 class FakeReminders:
-    """The reminder service's dashboard surface: active(), ack(), snooze(minutes)."""
+    """The reminder service's dashboard surface: active(), ack(), snooze(minutes), next_planned()."""
 
     def __init__(self, clock=lambda: NOW):
         self._clock = clock
         self.current: dict | None = None
+        self.planned: dict | None = None  # what next_planned() says
         self.calls: list[tuple] = []
         self._lock = threading.Lock()
 
@@ -52,6 +53,9 @@ class FakeReminders:
             self.calls.append(("ack",))
             done, self.current = dict(self.current, state="acknowledged"), None
             return done
+
+    def next_planned(self):
+        return self.planned
 
     def snooze(self, minutes, source="api"):
         with self._lock:

@@ -58,8 +58,9 @@ class LoggedIn:
 
 
 # Whether a schema-valid change is accepted depends on rules JSON Schema cannot state
-# (two pins must differ; a cramp's night within the last year): those may be a 400.
-STATEFUL = {"/settings", "/cramps"}
+# (two pins must differ; a cramp's night within the last year; a factors day not in the
+# future and within the last year): those may be a 400.
+STATEFUL = {"/settings", "/cramps", "/factors"}
 
 
 @schema.parametrize()
@@ -88,9 +89,13 @@ with _raw_client.session_transaction() as _session:
     _session["csrf"] = CSRF
 _WAKE = next(e["id"] for e in _raw_store.events(types=["wake"]))
 _SEEDED = {e["id"] for e in _raw_store.events(types=["cramp"])}
+_DRINK = next(e["id"] for e in _raw_store.events(types=["drink"]))
+_SEEDED_DRINKS = sum(1 for _ in _raw_store.events(types=["drink"]))
 CHANGES = [("POST", "/api/v1/cramps"), ("POST", "/api/v1/reminder/snooze"), ("POST", "/api/v1/reminder/ack"),
            ("POST", f"/api/v1/wakes/{_WAKE}/label"), ("POST", "/api/v1/wakes/wake-1/label"),
-           ("PATCH", "/api/v1/settings"), ("POST", "/api/v1/calibration/known"), ("POST", "/api/v1/calibration/empty")]
+           ("PATCH", "/api/v1/settings"), ("POST", "/api/v1/calibration/known"), ("POST", "/api/v1/calibration/empty"),
+           ("POST", "/api/v1/drinks"), ("PATCH", f"/api/v1/drinks/{_DRINK}"), ("DELETE", f"/api/v1/drinks/{_DRINK}"),
+           ("PATCH", "/api/v1/drinks/drink-1"), ("PATCH", "/api/v1/factors")]
 QUERIES = [("/api/v1/history", "count"), ("/api/v1/history", "view"), ("/api/v1/nights", "count"),
            ("/api/v1/nights", "last"), ("/api/v1/insights", "weeks")]
 raw_values = st.sampled_from(["1" + "0" * 400, "9" * 5000, "1e400", "nan", "-0", "", "2026-02-30", "\x00"]) | st.text()
@@ -101,7 +106,11 @@ valid_changes = (
     | st.sampled_from([(CHANGES[3], b'{"cramp": true}'), (CHANGES[3], b'{"cramp": false}'),
                        (CHANGES[1], b'{"minutes": 720}'), (CHANGES[5], b'{"bottle": {"rate_hz": 80}}'),
                        (CHANGES[5], b'{"mqtt": {"host": "evil.example"}}'), (CHANGES[5], b'{"mqtt": {"tls": false}}'),
-                       (CHANGES[5], b'{"mqtt": {"keepalive": 30, "port": 1}}')]))
+                       (CHANGES[5], b'{"mqtt": {"keepalive": 30, "port": 1}}')])
+    # drinks by hand at distinct times, corrections that each change something, a day's factors
+    | st.floats(min_value=NOW - 6 * 86400, max_value=NOW).map(lambda t: (CHANGES[8], b'{"ml": 250, "t": %.3f}' % t))
+    | st.integers(min_value=10, max_value=2000).map(lambda ml: (CHANGES[9], b'{"ml": %d}' % ml))
+    | st.sampled_from(["none", "light", "hard"]).map(lambda x: (CHANGES[12], b'{"exercise": "%s"}' % x.encode())))
 
 
 def _check(r) -> None:
@@ -125,6 +134,9 @@ def test_hostile_bodies_get_a_4xx_never_a_500_and_store_a_bounded_number_of_rows
     added = [e for e in _raw_store.events(types=["cramp"]) if e["id"] not in _SEEDED]
     assert len([e for e in added if not e.get("wake_id")]) <= RATE_LIMITS["cramp"].burst
     assert len([e for e in added if e.get("wake_id")]) <= RATE_LIMITS["label"].burst
+    assert sum(1 for _ in _raw_store.events(types=["drink"])) - _SEEDED_DRINKS <= RATE_LIMITS["drink"].burst
+    assert sum(1 for _ in _raw_store.events(types=["drink_change"])) <= RATE_LIMITS["drink_change"].burst
+    assert sum(1 for _ in _raw_store.events(types=["factors"])) <= RATE_LIMITS["factors"].burst
     overrides = _raw_store.get_setting("config.overrides") or {}
     assert not set(overrides.get("mqtt", {})) & {"host", "port", "username", "tls", "client_id"}
 

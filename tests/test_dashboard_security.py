@@ -149,6 +149,26 @@ def test_security_headers_on_everything(seeded, url):
         assert h["Cache-Control"] == "no-store"
 
 
+@pytest.mark.parametrize("url", ["/", "/history", "/api/v1/today", "/static/app.css", "/login", "/no-such-page"])
+def test_embedding_lets_only_the_configured_origins_frame_the_dashboard(seeded, url):
+    config = make_config(dashboard={"embed_origins": ["http://homeassistant.local:8123", "HTTPS://HA.example.org/"]})
+    with create_app(config, store=seeded, clock=lambda: NOW).test_client().get(url) as r:
+        h = r.headers
+    csp = h["Content-Security-Policy"]
+    assert csp.endswith("; frame-ancestors http://homeassistant.local:8123 https://ha.example.org")
+    assert "'none'" not in csp.split("frame-ancestors")[1] and "*" not in csp
+    assert "X-Frame-Options" not in h  # DENY would win in some browsers; it cannot name an origin
+    assert "default-src 'self'" in csp and h["X-Content-Type-Options"] == "nosniff"  # the rest unchanged
+
+
+@pytest.mark.parametrize("origin", ["*", "https://*.example.org", "http://ha.local:8123/lovelace", "ftp://ha.local",
+                                    "homeassistant.local:8123", "https://ha.local; script-src *", "'self'",
+                                    "https://user:pw@ha.local"])
+def test_embed_origins_are_http_origins_without_wildcards(origin):
+    with pytest.raises(Exception, match="dashboard.embed_origins"):
+        make_config(dashboard={"embed_origins": [origin]})
+
+
 @pytest.mark.parametrize("host,ok", [("127.0.0.1", True), ("localhost", True), ("::1", True), ("127.0.1.1", True),
                                      ("0.0.0.0", False), ("192.168.1.20", False), ("::", False)])
 def test_bind_refused_beyond_loopback_without_a_password(host, ok):

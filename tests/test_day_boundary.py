@@ -94,8 +94,10 @@ def test_after_0300_every_view_is_on_the_new_day(world):
     rows = insights.nights(world.store, world.config, EVENING, EVENING)
     assert rows[0]["night"] == EVENING.isoformat() and rows[0]["intake_ml"] == 500.0
     assert daily_totals(world.store, world.config, EVENING, MORNING) == [
-        {"date": EVENING.isoformat(), "intake_ml": 500, "drinks": 2, "refills": 0, "stretched": False},
-        {"date": MORNING.isoformat(), "intake_ml": 250, "drinks": 2, "refills": 0, "stretched": False}]
+        {"date": EVENING.isoformat(), "intake_ml": 500, "caffeine_ml": 0, "drinks": 2, "refills": 0,
+         "stretched": False},
+        {"date": MORNING.isoformat(), "intake_ml": 250, "caffeine_ml": 0, "drinks": 2, "refills": 0,
+         "stretched": False}]
 
 
 def test_the_today_chart_spans_the_day_from_0300(world):

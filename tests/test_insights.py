@@ -240,7 +240,8 @@ def test_the_insights_page_renders_with_charts_and_sentences(client):
     assert html.index('href="/nights"') < html.index('href="/insights"') < html.index('href="/settings"')
     assert '<svg class="insight-chart nights"' in html and "not a diagnosis" in html
     assert "<script>" not in html and ' style="' not in html  # the dashboard's CSP
-    assert 'id="cmp-goal"' in html and 'id="cmp-stretch"' in html and "Not enough nights yet" not in html
+    assert 'id="cmp-goal"' in html and 'id="cmp-stretch"' in html and 'id="not-enough"' not in html
+    assert "No daily factors recorded for these days yet" in html and 'id="cmp-exercise"' in html  # none seeded
     for period in ("4", "26", "all"):
         assert client.get(f"/insights?weeks={period}").status_code == 200
     assert client.get("/insights?weeks=7").status_code == 404
@@ -258,7 +259,8 @@ def test_the_insights_page_says_when_there_are_not_enough_nights(seeded, health)
 
 def test_the_insights_api(client):
     data = client.get("/api/v1/insights").get_json()
-    assert data["enough"] and {c["key"] for c in data["comparisons"]} == {"goal", "stretch", "quartiles"}
+    assert data["enough"] and {c["key"] for c in data["comparisons"]} == {
+        "goal", "stretch", "quartiles", "supplement", "exercise", "alcohol", "medication", "electrolyte"}
     assert set(data["doctor"]) == {"raised", "cramp_nights", "nights", "threshold", "message"}
     assert len(data["rows"]) == data["summary"]["nights"] and data["rows"][-1]["night"] == "2026-11-24"
     assert client.get("/api/v1/insights?weeks=2").get_json()["message"].startswith("Not enough nights yet")
@@ -275,6 +277,16 @@ def test_the_insights_page_shows_the_doctor_flag(app, client, store):
                                  confirmed=True, source="button"))
     html = client.get("/insights").get_data(as_text=True)
     assert 'id="doctor-flag"' in html and "weakness, swelling or numbness" in html
+
+
+def test_cramp_nights_this_week_are_the_last_seven_whatever_the_doctor_window():
+    store = Store(":memory:")
+    now = week(store, {0, 3, 6}, denied={6})
+    for cfg in (config(), config(doctor_nights=1, doctor_window=3)):
+        recent = insights.recent_nights_at(store, cfg, now)
+        assert recent["cramp_nights_week"] == {"cramp_nights": 2, "nights": 7, "recorded": 7,
+                                               "first": FIRST.isoformat(), "last": (FIRST + timedelta(days=6)).isoformat()}
+        assert recent["doctor_flag"] == insights.doctor_flag_at(store, cfg, now)  # one table, the same answer
 
 
 def test_the_mqtt_state_carries_the_doctor_flag():

@@ -224,6 +224,50 @@ def test_empty_bed_gives_nothing():
     assert np.nanmax([r.presence for r in records]) < 4.5
 
 
+def test_in_bed_follows_the_bed_as_samples_arrive():
+    # what the "In bed" entity shows: the presence of the latest epoch the analyzer decided
+    bed = Bed(25.0).wait(10 * MIN)
+    got_in = bed.now
+    bed.get_in(breath_mg=2.0, hz=0.2).wait(30).turnover().wait(40).sleep(40)
+    got_out = bed.now
+    bed.get_out().wait(15 * MIN)
+    t, xyz = bed.render()
+    an = NightAnalyzer(bed.rate)
+    assert an.in_bed is None  # nothing decided yet
+    seen = []  # (the last sample fed, in_bed then)
+    step = int(10 * bed.rate)
+    for i in range(0, len(t), step):
+        an.feed(t[i : i + step], xyz[i : i + step])
+        seen.append((t[min(i + step, len(t)) - 1], an.in_bed))
+
+    def during(a, b):
+        return {value for when, value in seen if a <= when < b}
+
+    assert during(T0 + 2 * MIN, got_in) == {False}
+    assert during(got_in + 2 * MIN, got_out) == {True}  # about a minute behind
+    assert during(got_out + 3 * MIN, bed.now) == {False}  # out: after 90 s without breathing
+
+
+def test_the_bed_workers_in_bed_is_unknown_once_the_sensor_goes_quiet(tmp_path):
+    from device.bed_worker import IN_BED_STALE_S, BedWorker
+    from device.health import Health
+    from device.sensor_time import SensorTime
+    from device.storage import Store
+
+    mono = [0.0]
+    t, xyz = Bed(25.0).wait(2 * MIN).get_in().wait(4 * MIN).render()
+    with Store(tmp_path) as store:
+        worker = BedWorker(lambda: None, NightAnalyzer(25.0), store, Health(), rate_hz=25.0,
+                           sensor_time=SensorTime(wall=lambda: T0 + mono[0], mono=lambda: mono[0]))
+        assert worker.in_bed() is None
+        for i in range(0, len(t), 25):  # the worker feeds about a second at a time
+            mono[0] += 1.0
+            worker._feed(t[i : i + 25], xyz[i : i + 25])
+        assert worker.in_bed() is True
+        mono[0] += IN_BED_STALE_S + 1.0  # a loose wire: no sample since
+        assert worker.in_bed() is None
+
+
 @pytest.mark.parametrize("rate, chip", RATES_CHIPS)
 def test_quiet_night_turnovers_are_no_wakes(rate, chip):
     bed = night(rate, chip)

@@ -411,3 +411,96 @@ def test_the_bedside_button_logs_a_cramp_through_the_action_seen_on_every_surfac
         if live is not None:
             live.close()
         daemon.stop()
+
+
+def _today_drink(d: RunningDaemon, drink_id: str) -> dict | None:
+    return next((x for x in d.dash.get("/api/v1/today")["drinks"] if x["id"] == drink_id), None)
+
+
+def _intake(d: RunningDaemon) -> float | None:
+    return d.state().get("intake_today_ml")
+
+
+@pytest.mark.slow
+def test_drinks_by_hand_corrections_and_factors_from_each_surface(run_daemon):
+    """Issue 17: a drink logged by hand (MQTT and dashboard), corrected and deleted (dashboard),
+    and the day's factors (MQTT and dashboard): stored, published, and shown by the dashboard,
+    its live stream and the MQTT state."""
+    d = run_daemon("manual")
+    live = LiveStream(d.dash.url)
+    try:
+        _drinks_and_factors(d, live)
+    finally:
+        live.close()
+
+
+def _drinks_and_factors(d: RunningDaemon, live: LiveStream) -> None:
+    # -- a drink by hand from MQTT, with its t: a redelivered command is the same drink ----------
+    t = round(time.time() - 600, 3)
+    d.command("drink", {"ml": 250, "kind": "tea", "t": t})
+    what = "drink from mqtt"
+    tea = expect(f"{what}, stored", lambda: [e for e in d.stored("drink") if e.get("via") == "mqtt"])[0]
+    assert (tea["source"], tea["kind"], tea["ml"], tea["t"]) == ("manual", "tea", 250.0, t), tea
+    expect(f"{what}, seen on MQTT event/drink", lambda: [e for e in d.events("drink")
+                                                         if e["id"] == tea["id"] and e["source"] == "manual"])
+    expect(f"{what}, seen on the dashboard's today", lambda: (_today_drink(d, tea["id"]) or {}).get("kind") == "tea")
+    expect(f"{what}, seen in the MQTT state", lambda: _intake(d) == 250 and d.state()["last_drink"]["id"] == tea["id"])
+    expect(f"{what}, seen on the dashboard's live stream (SSE)", lambda: [e for e in live.events("drink")
+                                                                          if e["id"] == tea["id"]])
+    d.command("drink", {"ml": 250, "kind": "tea", "t": t})  # redelivered
+    d.command("drink", {"ml": 5})  # refused; its log line marks that both were handled
+    expect("a refused drink from mqtt, logged", lambda: "drink: ml must be between 10 and 2000" in d.log_text())
+    assert len([e for e in d.stored("drink") if e.get("via") == "mqtt"]) == 1, "stored twice"
+
+    # -- a drink by hand from the dashboard ---------------------------------------------------------
+    status, body = d.dash.send("POST", "/api/v1/drinks", {"ml": 330, "kind": "electrolyte"})
+    assert status == 201 and body["source"] == "manual", f"drink from the dashboard: {status} {body}"
+    what = "drink from the dashboard"
+    salts = expect(f"{what}, stored", lambda: [e for e in d.stored("drink") if e.get("via") == "dashboard"])[0]
+    assert (salts["id"], salts["source"], salts["kind"]) == (body["id"], "manual", "electrolyte")
+    expect(f"{what}, seen on MQTT event/drink", lambda: [e for e in d.events("drink") if e["id"] == salts["id"]])
+    expect(f"{what}, seen in the MQTT state", lambda: _intake(d) == 580)
+    expect(f"{what}, seen on the dashboard's factors (electrolyte)",
+           lambda: d.dash.get("/api/v1/factors")["electrolyte_ml"] == 330)
+    status, body = d.dash.send("POST", "/api/v1/drinks", {"ml": 250, "kind": "beer"})
+    assert status == 400 and "kind" in body["fields"], (status, body)
+
+    # -- corrected and deleted from the dashboard: stored as changes, the drinks stay ------------
+    status, body = d.dash.send("PATCH", f"/api/v1/drinks/{tea['id']}", {"ml": 200, "kind": "coffee"})
+    assert status == 200 and body["changed"] and body["corrected"], f"a correction from the dashboard: {status} {body}"
+    what = "a correction from the dashboard"
+    expect(f"{what}, stored", lambda: [c for c in d.stored("drink_change") if c["drink_id"] == tea["id"]])
+    expect(f"{what}, seen on MQTT event/drink_change", lambda: [c for c in d.events("drink_change")
+                                                                if c["drink_id"] == tea["id"] and c["ml"] == 200])
+    expect(f"{what}, seen in the MQTT state", lambda: _intake(d) == 530)
+    today = d.dash.get("/api/v1/today")
+    assert today["intake_ml"] == 530 and today["caffeine_ml"] == 200, today
+    assert d.dash.get("/api/v1/history?count=1")["rows"][-1]["intake_ml"] == 530, "a correction, on History"
+    status, body = d.dash.send("DELETE", f"/api/v1/drinks/{salts['id']}")
+    assert status == 200 and body["deleted"], f"a deletion from the dashboard: {status} {body}"
+    what = "a deletion from the dashboard"
+    expect(f"{what}, seen on MQTT event/drink_change", lambda: [c for c in d.events("drink_change")
+                                                                if c["drink_id"] == salts["id"] and c["deleted"]])
+    expect(f"{what}, seen in the MQTT state", lambda: _intake(d) == 200)
+    assert _today_drink(d, salts["id"]) is None and salts["id"] in {e["id"] for e in d.stored("drink")}
+    expect(f"{what}, seen on the dashboard's live stream (SSE)",
+           lambda: [c for c in live.events("drink_change") if c["drink_id"] == salts["id"]])
+
+    # -- the day's factors from MQTT and from the dashboard ------------------------------------
+    d.command("factors", {"exercise": "hard", "supplement": True})
+    what = "factors from mqtt"
+    expect(f"{what}, stored", lambda: [e for e in d.stored("factors") if e["source"] == "mqtt"])
+    expect(f"{what}, seen on MQTT event/factors", lambda: [e for e in d.events("factors") if e["source"] == "mqtt"])
+    expect(f"{what}, seen on the dashboard", lambda: d.dash.get("/api/v1/factors")["exercise"] == "hard")
+    today_day = d.dash.get("/api/v1/factors")["day"]
+    status, body = d.dash.send("PATCH", "/api/v1/factors", {"alcohol": 2})
+    assert status == 200 and body["changed"], f"factors from the dashboard: {status} {body}"
+    assert (body["day"], body["exercise"], body["supplement"], body["alcohol"]) == (today_day, "hard", True, 2), body
+    expect("factors from the dashboard, seen on MQTT event/factors",
+           lambda: [e for e in d.events("factors") if e["source"] == "dashboard" and e["alcohol"] == 2])
+    d.command("factors", {"day": "2020-01-01", "alcohol": True})  # more than a year ago: refused
+    expect("refused factors from mqtt, logged", lambda: "factors: day 2020-01-01 is more than a year ago"
+           in d.log_text())
+    status, body = d.dash.send("PATCH", "/api/v1/factors", {"exercise": "extreme"})
+    assert status == 400 and "exercise" in body["fields"], (status, body)
+    assert [e["day"] for e in d.stored("factors")] == [today_day, today_day]

@@ -47,11 +47,14 @@ def int_arg(name: str, default: int, lo: int, hi: int) -> int:
 
 def date_arg(name: str, default: date) -> date:
     raw = request.args.get(name)
-    if raw is None:
-        return default
+    return default if raw is None else date_value(name, raw)
+
+
+def date_value(name: str, raw) -> date:
+    """``raw`` as a date from :data:`FIRST_DATE` to :data:`LAST_DATE` (a 400 naming ``name`` otherwise)."""
     try:
         value = date.fromisoformat(raw)
-    except ValueError:
+    except (TypeError, ValueError):
         raise bad_field(name, "must be a date like 2026-11-24") from None
     if not FIRST_DATE <= value <= LAST_DATE:
         raise bad_field(name, f"must be from {FIRST_DATE} to {LAST_DATE}")
@@ -86,4 +89,6 @@ def boolean(data: dict, name: str, default: bool | None = None) -> bool:
     return value
 
 
-from dashboard.api import calibration, day, health, nights, openapi, reminders, settings, stream  # noqa: E402,F401
+from dashboard.api import (  # noqa: E402,F401
+    calibration, day, drinks, health, nights, openapi, reminders, settings, stream, trends,
+)

@@ -19,6 +19,7 @@ def today():
     data = intake.today(svc.store, svc.effective, svc.clock())
     data["bottle"] = state.bottle(svc)
     data["reminder"] = state.reminder(svc)
+    data["next_reminder"] = state.next_reminder(svc)
     return jsonify(data)
 
 

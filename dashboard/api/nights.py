@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from flask import jsonify
 
 from dashboard import nights as night_data
-from dashboard.api import FIRST_DATE, LAST_DATE, boolean, bp, date_arg, int_arg, json_body, number
+from dashboard.api import boolean, bp, date_arg, date_value, int_arg, json_body, number
 from dashboard.errors import ApiError, bad_field
 from dashboard.localtime import clock, night_of
 from dashboard.services import services
@@ -34,6 +34,19 @@ def nights():
     rows = night_data.nights(svc.store, tz, last, count, timeline=False)
     doctor = night_data.doctor_flag(svc.store, svc.effective, svc.clock())
     return jsonify({"nights": rows, "doctor": doctor, "doctor_note": doctor["message"] if doctor["raised"] else None})
+
+
+MOVEMENT_POINTS = (10, 600)  # the most points a night's movement is sent in
+
+
+@bp.get("/nights/<night>/movement")
+def night_movement(night: str):
+    """One night's movement (``points``: at most this many, 10-600, default 240; each the busiest
+    epoch of its slice of the night) with its sleep period, wake-ups and cramps."""
+    svc = services()
+    day = date_value("night", night)
+    points = int_arg("points", 240, *MOVEMENT_POINTS)
+    return jsonify(night_data.movement_view(svc.store, svc.effective.tz, day, svc.epochs, points))
 
 
 @bp.post("/wakes/<wake_id>/label")
@@ -67,12 +80,7 @@ def add_cramp():
     else:
         if not isinstance(data.get("night"), str):
             raise bad_field("night", "is required (a date like 2026-11-24), or give t")
-        try:
-            night = date.fromisoformat(data["night"])
-        except ValueError:
-            raise bad_field("night", "must be a date like 2026-11-24") from None
-        if not FIRST_DATE <= night <= LAST_DATE:
-            raise bad_field("night", f"must be from {FIRST_DATE} to {LAST_DATE}")
+        night = date_value("night", data["night"])
         raw = data.get("time")
         if not isinstance(raw, str) or not CLOCK.match(raw):
             raise bad_field("time", "must be a clock time like 03:40")

@@ -12,8 +12,9 @@ from dashboard.services import services
 
 @bp.get("/reminder")
 def reminder():
-    """The active reminder, or ``{"active": null}``."""
-    return jsonify({"active": state.reminder(services())})
+    """The active reminder, or ``{"active": null}``; ``next``: the next one planned (or null)."""
+    svc = services()
+    return jsonify({"active": state.reminder(svc), "next": state.next_reminder(svc)})
 
 
 @bp.post("/reminder/ack")

@@ -69,7 +69,7 @@
     el.querySelector('.status-text').textContent = h.overall;
   }];
 
-  // On a phone the navigation scrolls sideways: bring the current page's tab into view.
+  // Where the navigation scrolls sideways (a narrow window; on a phone it wraps): bring the current page's tab into view.
   document.addEventListener('DOMContentLoaded', function () {
     var nav = document.querySelector('.nav'), current = nav && nav.querySelector('[aria-current="page"]');
     if (current && nav.scrollWidth > nav.clientWidth) {

@@ -1,4 +1,5 @@
-/* Today: live bottle, reminder buttons, and a refresh of the numbers after each drink. */
+/* Today: live bottle, reminder buttons, drinks logged by hand, corrected or deleted, and a
+   refresh of the numbers after each drink. */
 (function () {
   'use strict';
   var $ = function (id) { return document.getElementById(id); };
@@ -29,20 +30,120 @@
     pace.className = 'pace ' + p[1];
     var list = $('drink-list');
     list.textContent = '';
-    d.drinks.forEach(function (x) {
-      var li = document.createElement('li'), t = document.createElement('time'), v = document.createElement('span');
-      t.textContent = x.time; v.textContent = cw.fmtMl(x.ml);
-      li.appendChild(t); li.appendChild(v); list.appendChild(li);
-    });
+    d.drinks.forEach(function (x) { list.appendChild(drinkItem(x)); });
     if (!d.drinks.length) {
       var li = document.createElement('li'); li.className = 'empty muted'; li.textContent = 'No drinks yet today.'; list.appendChild(li);
     }
     $('drink-count').textContent = d.drinks.length + ' today' + (d.refills ? ', ' + d.refills + ' refill' + (d.refills > 1 ? 's' : '') : '');
+    var caffeine = $('caffeine');
+    caffeine.hidden = !d.caffeine_ml;
+    caffeine.textContent = 'Tea and coffee today: ' + cw.fmtMl(d.caffeine_ml);
     drawChart(d.chart);
     renderReminder(d.reminder);
+    document.dispatchEvent(new CustomEvent('cw:today', { detail: d }));  /* glance.js: last drink, next reminder */
   }
 
-  function refresh() { return cw.api('GET', '/api/v1/today').then(renderDay).catch(function (e) { cw.toast(e.message, 'error'); }); }
+  function badge(text) {
+    var b = document.createElement('span');
+    b.className = 'badge';
+    b.textContent = text;
+    return b;
+  }
+
+  function drinkItem(x) {  // as today.html renders it
+    var li = document.createElement('li'), t = document.createElement('time'), v = document.createElement('span'),
+      edit = document.createElement('button');
+    li.dataset.drink = x.id;
+    t.textContent = x.time;
+    v.className = 'what';
+    if (x.kind !== 'water') { v.appendChild(badge(x.kind)); v.appendChild(document.createTextNode(' ')); }
+    if (x.source === 'manual') { v.appendChild(badge('by hand')); v.appendChild(document.createTextNode(' ')); }
+    if (x.corrected) { v.appendChild(badge('corrected')); v.appendChild(document.createTextNode(' ')); }
+    v.appendChild(document.createTextNode(cw.fmtMl(x.ml)));
+    edit.type = 'button'; edit.className = 'link edit-drink'; edit.textContent = 'Edit';
+    edit.dataset.drink = x.id; edit.dataset.ml = x.ml; edit.dataset.kind = x.kind;
+    edit.setAttribute('aria-label', 'Correct or delete the drink at ' + x.time);
+    li.appendChild(t); li.appendChild(v); li.appendChild(edit);
+    return li;
+  }
+
+  function refresh() {
+    if (window.cwFactors) cwFactors.reload();  // an electrolyte drink shows there
+    return cw.api('GET', '/api/v1/today').then(renderDay).catch(function (e) { cw.toast(e.message, 'error'); });
+  }
+
+  // -- drinks by hand, corrections, deletions ------------------------------------------------
+  var kind = 'water';
+
+  function logDrink(ml, buttons) {
+    buttons.forEach(function (b) { b.disabled = true; });  // one tap, one drink
+    return cw.api('POST', '/api/v1/drinks', { ml: ml, kind: kind })
+      .then(function (d) {
+        cw.toast('Logged ' + cw.fmtMl(d.ml) + ' of ' + d.kind + ' at ' + d.time);
+        refresh();
+        return true;
+      })
+      .catch(function (e) { cw.toast(e.message, 'error'); return false; })
+      .then(function (ok) { buttons.forEach(function (b) { b.disabled = false; }); return ok; });
+  }
+
+  function openEditor(button) {
+    var form = $('drink-edit');
+    form.dataset.drink = button.dataset.drink;
+    form.elements.ml.value = button.dataset.ml;
+    form.elements.kind.value = button.dataset.kind;
+    $('drink-edit-what').textContent = 'The drink at ' + button.closest('li').querySelector('time').textContent + ':';
+    $('drink-delete').textContent = 'Delete';
+    form.hidden = false;
+    form.elements.ml.focus();
+  }
+
+  function closeEditor() { $('drink-edit').hidden = true; }
+
+  function changeDrink(method, body, done) {
+    var form = $('drink-edit'), buttons = form.querySelectorAll('button');
+    buttons.forEach(function (b) { b.disabled = true; });
+    cw.api(method, '/api/v1/drinks/' + encodeURIComponent(form.dataset.drink), body)
+      .then(function () { closeEditor(); cw.toast(done); refresh(); })
+      .catch(function (e) { cw.toast(e.message, 'error'); })
+      .then(function () { buttons.forEach(function (b) { b.disabled = false; }); });
+  }
+
+  function bindDrinks() {
+    var kinds = document.querySelectorAll('#drink-kinds button.kind');
+    var presets = document.querySelectorAll('button.preset');
+    kinds.forEach(function (b) {
+      b.addEventListener('click', function () {
+        kind = b.dataset.kind;
+        kinds.forEach(function (o) {
+          o.classList.toggle('chosen', o === b);
+          o.setAttribute('aria-pressed', o === b ? 'true' : 'false');
+        });
+      });
+    });
+    presets.forEach(function (b) {
+      b.addEventListener('click', function () { logDrink(parseInt(b.dataset.ml, 10), presets); });
+    });
+    $('log-drink-form').addEventListener('submit', function (e) {
+      e.preventDefault();
+      var input = e.target.elements.ml, buttons = e.target.querySelectorAll('button');
+      logDrink(Number(input.value), buttons).then(function (ok) { if (ok) input.value = ''; });
+    });
+    $('drink-list').addEventListener('click', function (e) {
+      var button = e.target.closest('button.edit-drink');
+      if (button) openEditor(button);
+    });
+    $('drink-edit').addEventListener('submit', function (e) {
+      e.preventDefault();
+      var form = e.target;
+      changeDrink('PATCH', { ml: Number(form.elements.ml.value), kind: form.elements.kind.value }, 'Drink corrected');
+    });
+    $('drink-delete').addEventListener('click', function (e) {
+      if (e.target.textContent !== 'Really delete?') { e.target.textContent = 'Really delete?'; return; }  // two taps
+      changeDrink('DELETE', undefined, 'Drink deleted');
+    });
+    $('drink-edit-cancel').addEventListener('click', closeEditor);
+  }
 
   function renderBottle(b) {
     $('live-dot').classList.toggle('on', !!b.live);
@@ -89,6 +190,7 @@
   document.addEventListener('DOMContentLoaded', function () {
     var data = JSON.parse($('today-data').textContent);
     drawChart(data);
+    bindDrinks();
     $('ack').addEventListener('click', function () { act('/api/v1/reminder/ack', undefined, 'Done. Thank you.'); });
     document.querySelectorAll('.snooze').forEach(function (b) {
       b.addEventListener('click', function () {
@@ -100,7 +202,7 @@
     cw.on('reminder', function (r) { renderReminder(r.active); });
     cw.on('event', function (e) {
       if (e.type === 'drink') { cw.toast('Drink: ' + cw.fmtMl(e.ml) + ' at ' + e.time); refresh(); }
-      else if (e.type === 'refill') { refresh(); }
+      else if (e.type === 'refill' || e.type === 'drink_change') { refresh(); }
     });
     setInterval(function () {  // the clock and the pace move on even without drinks
       refresh();
