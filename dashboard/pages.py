@@ -31,11 +31,12 @@ def _factors(svc) -> dict:
 @bp.get("/")
 def today():
     """Today: intake against the goal and pace, drinks (log, correct, delete), the bottle live,
-    the reminder, the day's factors."""
+    the reminder, the time since the last drink and the next reminder planned, the day's factors."""
     svc = services()
     data = intake.today(svc.store, svc.effective, svc.clock())
     return render_template("today.html", day=data, bottle=state.bottle(svc), reminder=state.reminder(svc),
-                           next_reminder=state.next_reminder(svc), has_reminders=svc.reminders is not None, has_scale=svc.scale is not None,
+                           next_reminder=state.next_reminder(svc), has_reminders=svc.reminders is not None,
+                           has_scale=svc.scale is not None,
                            kinds=KINDS, presets=DRINK_PRESETS_ML, **_factors(svc))
 
 

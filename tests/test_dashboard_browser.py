@@ -186,7 +186,7 @@ def test_confirm_a_cramp_and_add_a_missed_one(page, site):
     assert labels[-1]["confirmed"] is True and labels[-1]["source"] == "dashboard"
     night = page.locator("section.night").nth(1)
     before = night.locator("li.wake").count()
-    night.locator("summary").click()
+    night.locator("details.add-cramp summary").click()
     night.locator("input[name=time]").fill("03:17")
     night.locator("button:has-text('Add cramp')").click()
     page.wait_for_selector("#toast:has-text('Cramp added at 03:17')")
