@@ -571,3 +571,34 @@ def test_the_floors_row_quartiles_are_numpys_quantiles_of_the_finite_values():
                 assert value == np.quantile(finite, 0.25)
             else:
                 assert np.isnan(value)
+
+
+def _seconds(seed: int, breath_g: float, *, n: int = 300, twitch_every: int | None = None):
+    """``n`` seconds' means (epochs, 30, 3): 0.7 mg of noise per axis, breathing at 0.25 Hz
+    along one direction, and a 50 mg twitch every ``twitch_every`` s (not still)."""
+    r = np.random.default_rng(seed)
+    t = np.arange(n)
+    x = r.normal(0, 0.0007, (n, 3)) + breath_g * np.outer(np.sin(2 * np.pi * 0.25 * t + r.uniform(0, 6)),
+                                                          [0.2, 0.3, 0.93])
+    still = np.ones(n, bool)
+    if twitch_every:
+        x[::twitch_every] += 0.05
+        still[::twitch_every] = False
+    return x.reshape(-1, 30, 3), still.reshape(-1, 30)
+
+
+def test_the_breathing_line_stands_out_of_minutes_of_seconds_and_noise_alone_does_not():
+    # the still-gap exit rule of a movement-only night (BedParams.still_exit_*): the
+    # sleeper's breathing, too weak for a 30 s epoch, shows in a few minutes' spectrum;
+    # an empty bed's noise stays under still_exit_quiet, moving seconds left out
+    from sensors.night_analysis import BedParams, _breath_peak
+
+    p = BedParams()
+    empty = [_breath_peak(*_seconds(s, 0.0)) for s in range(20)]
+    empty_twitching = [_breath_peak(*_seconds(s, 0.0, twitch_every=37)) for s in range(20)]
+    breathing = [_breath_peak(*_seconds(s, 0.001)) for s in range(20)]
+    breathing_twitching = [_breath_peak(*_seconds(s, 0.001, twitch_every=37)) for s in range(20)]
+    assert np.median(empty) < p.still_exit_quiet and np.median(empty_twitching) < p.still_exit_quiet
+    assert min(breathing) > 2 * p.still_exit_breath and min(breathing_twitching) > p.still_exit_breath
+    assert min(breathing) > p.still_exit_contrast * max(empty)
+    assert np.isnan(_breath_peak(*_seconds(0, 0.001, n=30)))  # under a minute: no verdict
