@@ -61,7 +61,6 @@ log = logging.getLogger(__name__)
 GOAL_SETTING = "hydration.goal_ml"  # the settings-table key of the live daily goal
 GOAL_RANGE_ML = (250, 10000)
 SNOOZE_RANGE_MIN = (1, 720)
-DEFAULT_SNOOZE_MIN = 15
 # A cramp logged by hand may be up to a year old (a missed night entered later); it and a
 # drink logged by hand a few minutes in the future (a phone's clock a little ahead).
 CRAMP_MAX_AGE_S = 366 * 86400.0
@@ -255,8 +254,9 @@ class Actions:
         return done
 
     def snooze(self, minutes: float | None = None, source: str = "api") -> dict:
-        """Snooze the active reminder for ``minutes`` (default 15); returns it."""
-        minutes = DEFAULT_SNOOZE_MIN if minutes is None else minutes
+        """Snooze the active reminder for ``minutes`` (default: the ``outputs.snooze_min``
+        setting as it is now, as the button's hold); returns it."""
+        minutes = self._config().outputs.snooze_min if minutes is None else minutes
         minutes = int(check_number("snooze", "minutes", minutes, *SNOOZE_RANGE_MIN, integer=True))
         service = self._reminder_service("snooze")
         self._take_turn("snooze", source)

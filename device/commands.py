@@ -16,8 +16,8 @@ but logged at the pace of :data:`LOG_LIMIT` per command, so it cannot fill the l
 command      payloads                                     means
 ===========  ===========================================  =================================
 ``ack``      empty, ``{}``                                acknowledge the active reminder
-``snooze``   empty, ``{}`` (15 min), ``30``,              snooze reminders for N minutes
-             ``{"minutes": 30}``                          (1-720)
+``snooze``   empty, ``{}``, ``30``, ``{"minutes": 30}``   snooze reminders for N minutes
+                                                          (1-720; none: outputs.snooze_min)
 ``tare``     empty, ``{}``                                zero the empty scale
 ``goal``     ``2000``, ``{"ml": 2000}``                   daily intake goal, 250-10000 mL
 ``cramp``    empty, ``{}``                                "I had a cramp" now
@@ -36,7 +36,7 @@ command      payloads                                     means
 >>> parse_command("goal", b'{"ml": 2000}')
 Goal(ml=2000.0)
 >>> parse_command("snooze", b"")
-Snooze(minutes=15)
+Snooze(minutes=None)
 >>> parse_command("goal", b"99999")
 Traceback (most recent call last):
 ...
@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from device import json_input
-from device.actions import (DEFAULT_SNOOZE_MIN, DRINK_RANGE_ML, GOAL_RANGE_ML, SNOOZE_RANGE_MIN, WAKE_ID,
+from device.actions import (DRINK_RANGE_ML, GOAL_RANGE_ML, SNOOZE_RANGE_MIN, WAKE_ID,
                             ActionRefused, Actions, RateLimited, check_choice, check_factors, check_number)
 from device.drinks import KINDS
 from device.errors import CrampwatchError
@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 4096
 LOG_LIMIT = Limit(burst=10, every_s=10.0)  # refusal lines logged per command name
-__all__ = ["DEFAULT_SNOOZE_MIN", "GOAL_RANGE_ML", "SNOOZE_RANGE_MIN"]  # re-exported for discovery
+__all__ = ["GOAL_RANGE_ML", "SNOOZE_RANGE_MIN"]  # re-exported for discovery
 
 
 class CommandError(CrampwatchError, ValueError):
@@ -77,9 +77,9 @@ class Ack:
 
 @dataclass(frozen=True)
 class Snooze:
-    """Snooze reminders for ``minutes``."""
+    """Snooze reminders for ``minutes`` (None: the ``outputs.snooze_min`` setting)."""
 
-    minutes: int = DEFAULT_SNOOZE_MIN
+    minutes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, get_args
 
-from device.commands import DEFAULT_SNOOZE_MIN, GOAL_RANGE_ML
+from device.commands import GOAL_RANGE_ML
 from device.config import Config, DashboardSection
 from device.health import State
 
@@ -226,7 +226,7 @@ def components(device_id: str, base_topic: str, *, expire_after: int | None = No
         "night_event": {"p": "event", "name": "Night event", "stat_t": "~/event/+",
                         "event_types": NIGHT_EVENT_TYPES, "val_tpl": _NIGHT_EVENT_TEMPLATE, "ic": "mdi:weather-night"},
         "ack": button("Acknowledge reminder", "ack", "mdi:check"),
-        "snooze": button("Snooze reminders", "snooze", "mdi:bell-sleep", json.dumps({"minutes": DEFAULT_SNOOZE_MIN})),
+        "snooze": button("Snooze reminders", "snooze", "mdi:bell-sleep", "{}"),  # for outputs.snooze_min
         "tare": button("Tare scale", "tare", "mdi:scale-balance"),
         "log_cramp": button("Log a cramp", "cramp", "mdi:alert-circle"),
         "sensor_health": sensor(

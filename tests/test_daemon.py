@@ -159,3 +159,30 @@ def test_the_bottle_button_acknowledges_and_snoozes_through_the_actions(tmp_path
             assert wait_for(lambda: "button press ignored: ack: no reminder is active" in caplog.text, 5)
     finally:
         daemon.stop()
+
+
+def test_a_snooze_command_without_minutes_snoozes_for_the_setting_as_the_button(tmp_path):
+    # MQTT's cmd/snooze {} (Home Assistant's Snooze button sends it) through the daemon's
+    # command handlers: outputs.snooze_min, as the button's hold, not a constant 15 min
+    from device.commands import action_handlers, parse_command
+
+    zone = zone_at_hour(13)
+    config = Config.model_validate({
+        "device": {"data_dir": str(tmp_path), "timezone": zone}, "dashboard": {"enabled": False},
+        "bottle": {"enabled": False}, "bed": {"enabled": False}, "outputs": {"snooze_min": 25},
+        "hydration": {"goal_ml": 10000, "wake_time": "08:00", "bedtime": "23:00", "behind_ml": 50,
+                      "idle_min": 10, "quiet_hours": []},
+        "stretch": {"enabled": False}})
+    with Store(tmp_path) as store:
+        store.set_setting("reminders.first_run", time.time() - 5 * 3600)
+    daemon = Daemon(config, simulate=True)
+    daemon.start()
+    try:
+        daemon.reminders.tick()
+        assert daemon.reminders.active() is not None
+        action_handlers(daemon.actions)["snooze"](parse_command("snooze", b"{}"))
+        snoozed = [e for e in daemon.store.events(types=["reminder"])
+                   if e["state"] == "snoozed" and e.get("source") == "mqtt"]
+        assert snoozed and 24.9 * 60 <= snoozed[0]["snoozed_until"] - snoozed[0]["t"] <= 25 * 60 + 1
+    finally:
+        daemon.stop()

@@ -21,7 +21,7 @@ NOW = 1764120000.0
     ("ack", b"", Ack()),
     ("ack", b"{}", Ack()),
     ("tare", b"  ", Tare()),
-    ("snooze", b"", Snooze(15)),
+    ("snooze", b"", Snooze(None)),  # the outputs.snooze_min setting, as the button
     ("snooze", b"30", Snooze(30)),
     ("snooze", b'{"minutes": 45}', Snooze(45)),
     ("goal", b"2000", Goal(2000.0)),
