@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 
-from device.events import Drink, Refill
 from sensors.bottle_detector import BottleDetector
+from vocabulary.events import Drink, Refill
 
 __all__ = ["score", "run_seed", "restart_latency", "main"]
 

@@ -121,7 +121,7 @@ def write_config(tmp: Path, broker_port: int, dash_port: int) -> Path:
 def seed(data_dir: Path, days: int) -> int:
     from zoneinfo import ZoneInfo
 
-    from device.storage import Store
+    from device.storage.store import Store
     from simulator.history import seed_history
 
     with Store(data_dir) as store:

@@ -69,7 +69,7 @@ class _Counter:
         self.messages += 1
 
     def close(self) -> None:
-        from device.mqtt_client import close_sockets
+        from device.mqtt.client import close_sockets
 
         self.client.disconnect()
         self.client.loop_stop()
@@ -163,9 +163,9 @@ def emulated_read_cost(reads: int = 400) -> float:
 
     from gpiozero.pins.mock import MockFactory
 
-    from device.errors import SensorGlitch
     from sensors.hx711 import HX711
     from simulator.hx711_chip import FakeHX711
+    from vocabulary.errors import SensorGlitch
 
     factory = MockFactory()
     chip = FakeHX711(factory, 5, 6, source=lambda t: 1000, rate_hz=80)

@@ -45,7 +45,7 @@ class _Reminders:
 def build(days: int, data_dir: str):
     from dashboard import create_app
     from device.config import Config
-    from device.storage import Store
+    from device.storage.store import Store
     from simulator.history import seed_history
 
     config = Config.model_validate({"device": {"data_dir": data_dir, "timezone": "Europe/Berlin"}})
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             headers = session_headers(server.port)
             cpu0, wall0 = time.process_time(), time.perf_counter()
             rows, worst = [], 0.0
-            from device.events import Drink
+            from vocabulary.events import Drink
 
             def drink(k):  # a drink arrives before each request: the day's totals must be read again
                 store.add_event(Drink(t=time.time() - 60 - k, ml=100.0))

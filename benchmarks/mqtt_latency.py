@@ -1,7 +1,7 @@
 """MQTT event delivery: latency on loopback and events lost across a broker restart.
 
 Starts a private Mosquitto on a free loopback port (it must be installed), runs the
-real :class:`~device.mqtt_service.MqttService` on a real store, and a subscriber.
+real :class:`~device.mqtt.service.MqttService` on a real store, and a subscriber.
 
 - Latency: from ``store.add_event`` (the detector's hand-off, so the SQLite commit with
   its fsync is included) to the subscriber's callback, one event every 20 ms.
@@ -31,11 +31,11 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from device.config import Config
-from device.events import Drink
 from device.health import Health
-from device.mqtt_client import close_sockets
-from device.mqtt_service import MqttService
-from device.storage import Store
+from device.mqtt.client import close_sockets
+from device.mqtt.service import MqttService
+from device.storage.store import Store
+from vocabulary.events import Drink
 
 
 class _Broker:

@@ -19,8 +19,8 @@ import time
 
 import numpy as np
 
-from device.events import Sleep, Wake
 from sensors.night_analysis import NightAnalyzer
+from vocabulary.events import Sleep, Wake
 
 __all__ = ["match_wakes", "score", "run_seed", "summary", "main"]
 

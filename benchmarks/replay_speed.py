@@ -20,9 +20,9 @@ from unittest import mock
 
 
 def measure(rate_hz: float, seed: int = 100, hours: float = 24.0) -> dict:
-    from device.traces import read_trace
     from sensors.bottle_detector import BottleDetector
     from simulator.bottle_scenario import plan_day, write_trace
+    from vocabulary.traces import read_trace
 
     with tempfile.TemporaryDirectory() as tmp:
         csv_path, _ = write_trace(plan_day(hours, seed), Path(tmp), rate_hz)
@@ -48,9 +48,9 @@ def measure(rate_hz: float, seed: int = 100, hours: float = 24.0) -> dict:
 
 def measure_bed(seed: int, parser: str, rate_hz: float = 100.0, runs: int = 3) -> dict:
     """One simulated night at ``rate_hz`` through ``crampwatch replay bed`` (best of ``runs``)."""
-    from device.traces import read_trace
     from sensors.night_analysis import analyze_bed
     from simulator.night_scenario import plan_night, write_night
+    from vocabulary.traces import read_trace
 
     env = dict(os.environ, CRAMPWATCH_TRACE_PARSER=parser)
     with tempfile.TemporaryDirectory() as tmp:

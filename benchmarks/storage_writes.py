@@ -35,12 +35,12 @@ def write_bytes() -> int | None:
 
 
 def simulated_hour(flush_s: float, *, drinks: int, epoch_s: int = 30, directory: str | None = None) -> dict:
-    from device.bed_worker import BedWorker
-    from device.epoch_writer import EpochWriter
-    from device.events import Drink
     from device.health import Health
-    from device.storage import Store
+    from device.storage.store import Store
+    from device.workers.bed_worker import BedWorker
+    from device.workers.epoch_writer import EpochWriter
     from sensors.night_analysis import NightAnalyzer
+    from vocabulary.events import Drink
 
     rng = np.random.default_rng(7)
     with tempfile.TemporaryDirectory(dir=directory) as tmp:

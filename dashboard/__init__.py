@@ -1,6 +1,6 @@
 """The local web dashboard: a Flask app factory, blueprints per area, services injected.
 
->>> from device.storage import Store
+>>> from device.storage.store import Store
 >>> app = create_app(store=Store(":memory:"))
 >>> app.test_client().get("/api/v1/today").status_code
 200
@@ -17,7 +17,7 @@ from dashboard.secret_key import SECRET_KEY_SETTING, secret_key  # noqa: F401  (
 from device.actions import Actions
 from device.config import Config
 from device.health import Health
-from device.storage import Store
+from device.storage.store import Store
 
 
 def create_app(config: Config | None = None, *, store: Store | None = None, health: Health | None = None,
@@ -37,7 +37,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None, heal
     from dashboard.passwords import PasswordCheck, password_path
     from dashboard.ratelimit import AttemptLimit
     from dashboard.services import Services, package_version
-    from dashboard.settings import SettingsService
+    from device.settings import SettingsService
 
     config = config or Config()
     if store is None:

@@ -3,7 +3,7 @@
 1. tare (nothing on the scale), 2. a known weight, 3. the empty bottle (or skip).
 The arithmetic is :class:`sensors.calibration.Calibration`; levels come from the
 scale's robust reading (the median of a few seconds of raw counts); the result is
-stored with :func:`device.calibrate.save_calibration` and handed to the scale.
+stored with :func:`device.workers.calibration.save_calibration` and handed to the scale.
 One wizard per device: the scale is shared, so a second browser sees the same step.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from device.calibrate import load_calibration, save_calibration
+from device.workers.calibration import load_calibration, save_calibration
 from sensors.calibration import Calibration
 
 STEPS = ("tare", "known", "empty", "done")

@@ -6,7 +6,7 @@ page, and limited per client (``DOWNLOAD_LIMIT`` downloads per 5 minutes, the lo
 limit's kind of budget): a backup reads the whole database. Files are spooled to an
 unnamed temporary file beside the database (on the SD card, not in memory: a Pi Zero
 2 W has 512 MB) and streamed from there. The backup is SQLite's online backup API from
-a read-only connection (:mod:`device.backup`), so the daemon goes on writing meanwhile.
+a read-only connection (:mod:`device.storage.backup`), so the daemon goes on writing meanwhile.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from dashboard.errors import ApiError
 from dashboard.insights import MAX_WEEKS
 from dashboard.ratelimit import AttemptLimit
 from dashboard.services import services
-from device import backup, export, report
+from device.insights import report
+from device.storage import export
+from device.storage import backup
 
 bp = Blueprint("data", __name__, url_prefix="/data")
 DOWNLOADS_PER_CLIENT = 10

@@ -1,6 +1,6 @@
 """Insights: the page and ``/api/v1/insights`` comparing cramp nights by intake and stretching.
 
-The analysis is :func:`device.insights.analyse` (shared with the report and the MQTT
+The analysis is :func:`device.insights.analysis.analyse` (shared with the report and the MQTT
 state); this blueprint caches its result until the store or the settings change, so
 a year of history costs one analysis per new event, not one per request.
 """
@@ -15,7 +15,7 @@ from markupsafe import Markup
 from dashboard import trends
 from dashboard.api import int_arg
 from dashboard.services import services
-from device import insights, report
+from device.insights import analysis, report
 
 bp = Blueprint("insights", __name__)
 PERIODS = {"4": ("4 weeks", 4), "12": ("12 weeks", 12), "26": ("26 weeks", 26), "all": ("All", None)}
@@ -43,13 +43,13 @@ class _Cache:
     def get(self, weeks: int | None) -> dict:
         svc = services()
         config, now = svc.effective, svc.clock()
-        key = (weeks, insights.last_night_day(now, config), svc.store.count_events(),
-               insights.goal_ml(svc.store, config), config.insights.model_dump_json(),
+        key = (weeks, analysis.last_night_day(now, config), svc.store.count_events(),
+               analysis.goal_ml(svc.store, config), config.insights.model_dump_json(),
                config.hydration.model_dump_json(), config.stretch.model_dump_json(), config.device.timezone)
         with self._lock:
             hit = self._items.get(key)
         if hit is None:
-            hit = insights.analyse(svc.store, config, now, weeks=weeks)
+            hit = analysis.analyse(svc.store, config, now, weeks=weeks)
             with self._lock:
                 if len(self._items) >= self._size:
                     self._items.pop(next(iter(self._items)))

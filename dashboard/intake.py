@@ -22,9 +22,10 @@ import threading
 from datetime import date, time, timedelta
 
 from dashboard.localtime import DayIndex, at, clock
-from device import drinks as drink_rules, factors as factor_rules, insights
+from device import drinks as drink_rules, factors as factor_rules
 from device.actions import GOAL_SETTING, goal_ml
 from device.config import Config
+from device.insights import analysis
 from scheduler import policy
 
 
@@ -174,7 +175,7 @@ def _hour(t: float, midnight: float) -> float:
 
 def history(totals: Totals, config: Config, now: float, view: str, count: int) -> dict:
     """Daily totals, or per-day averages by ISO week or by month, for the last ``count``; with the
-    cramp nights after those days (:func:`device.insights.nights`) and the nights recorded."""
+    cramp nights after those days (:func:`device.insights.analysis.nights`) and the nights recorded."""
     last = policy.day_of(now, config.hydration, config.tz)
     if view == "day":
         first = last - timedelta(days=count - 1)
@@ -185,7 +186,7 @@ def history(totals: Totals, config: Config, now: float, view: str, count: int) -
         first = date(month // 12, month % 12 + 1, 1)
     days = totals(config, first, last, last)
     target = goal(totals.store, config)
-    nights = {n["night"]: n for n in insights.nights(totals.store, config, first, last, goal=target)}
+    nights = {n["night"]: n for n in analysis.nights(totals.store, config, first, last, goal=target)}
     for r in days:  # the night after each day, as the insights count it (labels first, else the detector)
         night = nights[r["date"]]
         r["cramp_nights"], r["recorded_nights"] = int(night["cramp_night"]), int(night["recorded"])

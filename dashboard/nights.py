@@ -1,7 +1,7 @@
 """Nights from stored events: the sleep period, wake-ups, cramps and the person's labels.
 
 A night is named by its evening and runs noon to noon. The person's ``cramp`` events
-(:class:`device.events.CrampLog`) label the wake-ups as :func:`device.labels.apply_labels`
+(:class:`vocabulary.events.CrampLog`) label the wake-ups as :func:`device.labels.apply_labels`
 says (the one rule, which the insights, the reminders and MQTT use too): the latest
 label wins over the detector's verdict, and a confirmed cramp that labels no wake-up is
 a cramp of its own (pressed or added when the detector saw no wake-up).
@@ -93,13 +93,13 @@ def _span(e: dict, tz: ZoneInfo) -> dict:
 
 
 def doctor_flag(store, config, now: float) -> dict:
-    """The doctor flag: :func:`device.insights.doctor_flag_at`, the one evaluation that the
+    """The doctor flag: :func:`device.insights.analysis.doctor_flag_at`, the one evaluation that the
     Insights page, the report and the MQTT state (and its Home Assistant entity) use too.
 
     It looks at the configured number of nights up to last night, whichever page of
     nights is on the screen; its ``message`` is the plain word (never a diagnosis).
     """
-    from device.insights import doctor_flag_at
+    from device.insights.analysis import doctor_flag_at
 
     return doctor_flag_at(store, config, now)
 

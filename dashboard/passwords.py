@@ -19,8 +19,8 @@ from pathlib import Path
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from device.config import Config
-from device.errors import ConfigError
-from device.files import replace_file
+from device.storage.files import replace_file
+from vocabulary.errors import ConfigError
 
 FILE_NAME = "dashboard-password"
 MIN_LENGTH = 8
@@ -52,7 +52,7 @@ def write_hash(path: Path, hashed: str) -> None:
 def replace_private_file(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` atomically: mode 0600, owned like its directory
     (root runs ``crampwatch set-password`` in a directory the service user owns; see
-    :func:`device.files.replace_file`)."""
+    :func:`device.storage.files.replace_file`)."""
     replace_file(path, text, mode=0o600, owned_like_dir=True)
 
 

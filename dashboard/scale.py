@@ -1,6 +1,6 @@
 """The bottle scale as the dashboard sees it, on top of the daemon's sampling thread.
 
-The daemon's :class:`device.bottle_worker.BottleWorker` owns the HX711; the dashboard
+The daemon's :class:`device.workers.bottle_worker.BottleWorker` owns the HX711; the dashboard
 never opens it. :class:`WorkerScale` gives the live reading, and a robust raw level
 for calibration: it collects the worker's next readings and turns each back into
 counts with the calibration that produced it (the conversion is linear), then takes
@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from device.calibrate import READS_PER_STEP
+from device.workers.calibration import READS_PER_STEP
 from sensors.calibration import Calibration, robust_level
 
 

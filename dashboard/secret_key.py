@@ -17,8 +17,8 @@ from contextlib import closing
 from pathlib import Path
 
 from dashboard.passwords import replace_private_file
-from device.errors import StorageError
-from device.storage import Store, private_file
+from device.storage.store import Store, private_file
+from vocabulary.errors import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Serving the dashboard with waitress in a background thread of the daemon.
 
->>> from device.storage import Store
+>>> from device.storage.store import Store
 >>> from dashboard import create_app
 >>> server = DashboardServer(create_app(store=Store(":memory:")), "127.0.0.1", 0)
 >>> server.start(); server.url.startswith("http://127.0.0.1:")
@@ -15,7 +15,7 @@ import logging
 import socket
 import threading
 
-from device.errors import ConfigError
+from vocabulary.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

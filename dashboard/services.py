@@ -29,7 +29,7 @@ from flask import current_app
 
 from device.config import Config
 from device.health import Health
-from device.storage import Store
+from device.storage.store import Store
 
 
 @dataclass

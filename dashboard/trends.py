@@ -2,8 +2,8 @@
 of goal days and cramp nights.
 
 Each comes from its owner and is only arranged here: the per-night table of
-:func:`device.insights.nights` (sleep, wake-ups, cramp nights, the day's intake against
-the goal), its weeks as :func:`device.report.weekly` groups them, and the nights with
+:func:`device.insights.analysis.nights` (sleep, wake-ups, cramp nights, the day's intake against
+the goal), its weeks as :func:`device.insights.report.weekly` groups them, and the nights with
 their cramps of :func:`dashboard.nights.nights` (labels first, else the detector's
 verdict: :func:`device.labels.apply_labels`). Nothing here decides what a cramp is.
 """
@@ -14,8 +14,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dashboard import nights as night_data
-from device import insights, report
 from device.config import Config
+from device.insights import analysis, report
 
 MAX_WEEKS = 104  # two years of weeks at most, in one answer
 CALENDAR_WEEKS = 53  # a year of days at most on the calendar
@@ -24,7 +24,7 @@ NIGHT_HOURS = (20, 7)  # the cramp hours shown at least: 20:00 to 07:59
 
 def period(now: float, config: Config, weeks: int) -> tuple[date, date]:
     """The evenings of the last ``weeks`` whole ISO weeks up to last night (Monday to last night)."""
-    last = insights.last_night_day(now, config)
+    last = analysis.last_night_day(now, config)
     return last - timedelta(days=last.weekday() + 7 * (weeks - 1)), last
 
 
@@ -34,7 +34,7 @@ def sleep_weeks(store, config: Config, now: float, weeks: int) -> list[dict]:
     return [{"week": w["week"], "first": w["first"], "label": date.fromisoformat(w["first"]).strftime("%d %b"),
              "nights": w["nights"], "mean_asleep_h": w["mean_asleep_h"],
              "mean_wakes": w["mean_wakes"], "cramp_nights": w["cramp_nights"]}
-            for w in report.weekly(insights.nights(store, config, first, last))]
+            for w in report.weekly(analysis.nights(store, config, first, last))]
 
 
 def _night_hour(t: float, tz: ZoneInfo) -> int:
@@ -61,7 +61,7 @@ def cramp_hours(store, config: Config, now: float, weeks: int) -> dict:
 
 
 def calendar(rows: list[dict]) -> dict:
-    """The per-night rows (:func:`device.insights.nights`, oldest first) as calendar days: each
+    """The per-night rows (:func:`device.insights.analysis.nights`, oldest first) as calendar days: each
     day's intake against the goal and the cramps of the night after it, the last
     :data:`CALENDAR_WEEKS` weeks at most; ``offset`` is the first day's weekday (Monday 0)."""
     rows = rows[-7 * CALENDAR_WEEKS:]
@@ -82,4 +82,4 @@ def calendar(rows: list[dict]) -> dict:
 def calendar_between(store, config: Config, now: float, weeks: int) -> dict:
     """:func:`calendar` of the last ``weeks`` weeks of nights up to last night."""
     first, last = period(now, config, weeks)
-    return calendar(insights.nights(store, config, first, last))
+    return calendar(analysis.nights(store, config, first, last))

@@ -1,6 +1,6 @@
 """Every change a person makes to the running daemon, in one place.
 
-MQTT commands (:mod:`device.commands`), the dashboard's JSON API and the GPIO buttons
+MQTT commands (:mod:`device.mqtt.commands`), the dashboard's JSON API and the GPIO buttons
 all call these methods; each action's validation, limits and effect live here and
 nowhere else. The parts an action needs (the reminder service, the bottle worker) are
 looked up when the action runs, so an action taken before a part started, or while it
@@ -21,7 +21,7 @@ holds the lock) is not lost: it is kept in memory (:attr:`Actions.pending`) and
 written, once (event ids make the retry idempotent), with the next entry, by the
 storage monitor's next round (:meth:`Actions.retry`) or at stop (:meth:`Actions.close`).
 
->>> from device.storage import Store
+>>> from device.storage.store import Store
 >>> actions = Actions(Store(":memory:"), clock=lambda: 1_764_120_000.0)
 >>> actions.set_goal(2300, source="mqtt")
 2300.0
@@ -50,10 +50,10 @@ from typing import Any
 
 from device import drinks as drink_rules, factors as factor_rules
 from device.config import Config
-from device.errors import CrampwatchError
-from device.events import CrampLog, DailyFactors, Drink, DrinkChange
-from device.pending_events import PendingEvents
-from device.rate_limits import Limit, RateLimits
+from device.guards.rate_limits import Limit, RateLimits
+from device.storage.pending_events import PendingEvents
+from vocabulary.errors import CrampwatchError
+from vocabulary.events import CrampLog, DailyFactors, Drink, DrinkChange
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +355,7 @@ class Actions:
         """Correct a stored drink's volume and/or kind; returns ``(the drink as it now stands, changed)``.
 
         The drink is not rewritten: the correction is stored as its own event
-        (:class:`~device.events.DrinkChange`); one that changes nothing stores nothing.
+        (:class:`~vocabulary.events.DrinkChange`); one that changes nothing stores nothing.
         """
         if ml is None and kind is None:
             raise ActionRefused("drink: give ml or kind to correct", field="ml")

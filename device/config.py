@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from device.errors import ConfigError
+from vocabulary.errors import ConfigError
 
 GPIO_PIN = Annotated[int, Field(ge=0, le=27)]
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 from device.config import Config
 from device.health import Health
-from device.logs import setup_logging
-from device.storage import Store
+from device.runtime.logs import setup_logging
+from device.storage.store import Store
 
 log = logging.getLogger(__name__)
 DEMO_HISTORY_DAYS = 30
@@ -42,6 +42,7 @@ class Daemon:
         self.bed = None
         self.bedside = None
         self.reminders = None
+        self._rig = None
         self._bed_hardware = None
         self._pin_factory = None
         self.dashboard = None
@@ -98,15 +99,15 @@ class Daemon:
 
     # -- steps --------------------------------------------------------------------
     def _start_storage(self) -> None:
-        from device.storage_monitor import StorageMonitor
-        from device.storage_open import open_checked
+        from device.storage.monitor import StorageMonitor
+        from device.storage.opening import open_checked
 
         from device.identity import database_exists, with_device_id
 
         data_dir = self.config.device.data_dir
         earlier_database = database_exists(self.config)
         # A database that fails its check stops the start (StorageCorrupt, exit status 2)
-        # after a copy was kept: see device.storage_open. The check is the file's setting:
+        # after a copy was kept: see device.storage.opening. The check is the file's setting:
         # dashboard overrides live in the database it checks.
         self.store = open_checked(data_dir if data_dir == ":memory:" else self.config.data_path,
                                   self.config.storage.integrity_check, self.health)
@@ -123,7 +124,7 @@ class Daemon:
         self.config = with_device_id(self.config, earlier_database=earlier_database)
         # Settings saved on the dashboard override the file for every part started
         # after this (an override that no longer validates is ignored, with a warning).
-        from dashboard.settings import SettingsService
+        from device.settings import SettingsService
 
         self.settings = SettingsService(self.config, self.store)
         self.config = self.settings.effective()
@@ -134,7 +135,7 @@ class Daemon:
         self.storage_monitor.start()
 
     def _pending(self) -> list:
-        """Every holder of events the store refused (device.pending_events)."""
+        """Every holder of events the store refused (device.storage.pending_events)."""
         return [part.pending for part in (self.bottle, self.bed, self.actions) if part is not None]
 
     def _retry_pending(self) -> None:
@@ -148,7 +149,7 @@ class Daemon:
         self.store.close()
 
     def _start_mqtt(self) -> None:
-        from device.mqtt_service import MqttService
+        from device.mqtt.service import MqttService
 
         # Off (health "off") without mqtt.host; with a broker that is down it starts anyway.
         self.mqtt = MqttService(self.config, self.store, self.health,
@@ -163,13 +164,13 @@ class Daemon:
         if not self.config.bottle.enabled:
             self.health.set("bottle", "off", "disabled in the configuration")
             return
-        from device.bottle_worker import BottleWorker
-        from device.hardware import bottle_hardware
+        from device.workers.bottle_worker import BottleWorker
+        from device.workers.calibration import load_calibration
         from sensors.bottle_detector import BottleDetector, BottleParams
 
-        hardware = self._hardware or bottle_hardware(self.config, simulate=self.simulate)
+        hardware = self._hardware or self.rig().bottle()
         self._hardware = hardware
-        calibration = hardware.calibration(self.store)
+        calibration = load_calibration(self.store, hardware.default_calibration)
         detector = BottleDetector(density_g_per_ml=self.config.bottle.density_g_per_ml,
                                   params=BottleParams(tare_g=calibration.empty_bottle_g))
         self.bottle = BottleWorker(
@@ -185,42 +186,41 @@ class Daemon:
 
     def state(self) -> dict:
         """The current state (MQTT's retained state, the dashboard's live view)."""
-        from device.state import daemon_state
+        from device.mqtt.state import daemon_state
 
         return daemon_state(self)
+
+    def rig(self):
+        """Where the hardware comes from: this Pi's, or the simulator's (:func:`device.hardware.rigs.rig`)."""
+        if self._rig is None:
+            from device.hardware.rigs import rig
+
+            self._rig = rig(self.config, simulate=self.simulate)
+        return self._rig
 
     def pin_factory(self):
         """One gpiozero pin factory for the buttons and outputs (a MockFactory when simulated)."""
         if self._pin_factory is None:
-            if self.simulate:
-                from scheduler.outputs import simulated_pin_factory
-
-                self._pin_factory = simulated_pin_factory()
-            else:
-                from device.pins import make_pin_factory
-
-                self._pin_factory = make_pin_factory()
+            self._pin_factory = self.rig().pin_factory()
         return self._pin_factory
 
     def _start_bed(self) -> None:
         if not self.config.bed.enabled:
             self.health.set("bed", "off", "disabled in the configuration")
         else:
-            from device.bed_worker import BedWorker
-            from device.hardware import bed_hardware
+            from device.workers.bed_worker import BedWorker
             from sensors.night_analysis import NightAnalyzer
 
             cfg = self.config.bed
             button = self.simulate and cfg.button_pin is not None  # the simulated sleeper presses it
-            self._bed_hardware = bed_hardware(self.config, simulate=self.simulate,
-                                              pin_factory=self.pin_factory() if button else None)
+            self._bed_hardware = self.rig().bed(pin_factory=self.pin_factory() if button else None)
             analyzer = NightAnalyzer(cfg.rate_hz, epoch_s=cfg.epoch_s, params=self._bed_hardware.analyzer_params)
             self.bed = BedWorker(self._bed_hardware.open_driver, analyzer,
                                  self.store, self.health, rate_hz=cfg.rate_hz,
                                  epoch_flush_s=self.config.storage.epoch_flush_s)
             self.bed.start()
         if self.config.bed.button_pin is not None:
-            from device.bedside import BedsideButton
+            from device.hardware.bedside import BedsideButton
 
             try:
                 self.bedside = BedsideButton(self.config.bed.button_pin, self.actions, pin_factory=self.pin_factory())
@@ -237,7 +237,7 @@ class Daemon:
             self._bed_hardware.close()
 
     def _start_reminders(self) -> None:
-        import device.reminder_events  # noqa: F401  (registers reminder event types)
+        import vocabulary.reminder_events  # noqa: F401  (registers reminder event types)
         from scheduler.service import ReminderService
 
         publish = None
@@ -273,7 +273,7 @@ class Daemon:
             self.reminders.stop()
 
     def _start_health(self) -> None:
-        from device.health_file import HealthWriter, daemon_health_path, daemon_snapshot, health_path
+        from device.runtime.health_file import HealthWriter, daemon_health_path, daemon_snapshot, health_path
 
         path = None
         if self.config.device.data_dir != ":memory:":
@@ -306,11 +306,11 @@ class Daemon:
 
 def run_daemon(config: Config, *, simulate: bool = False, duration: float | None = None) -> int:
     """Run until SIGTERM/SIGINT (or ``duration`` seconds); return the exit status."""
-    from device.sdnotify import Notifier, Watchdog
+    from device.runtime.sdnotify import Notifier, Watchdog
 
     setup_logging(config.logging.level)
     if not simulate:  # a machine with no GPIO at all is a configuration error, not a retry
-        from device.pins import check_gpio_present
+        from device.hardware.pins import check_gpio_present
 
         check_gpio_present(config)
     daemon = Daemon(config, simulate=simulate)

@@ -2,7 +2,7 @@
 
 The one rule for every reader of intake (Today, History and streaks, the insights, the
 reminders' pace and night summary, the MQTT state). A drink, detected by the bottle or
-logged by hand, is stored once and never rewritten; a :class:`~device.events.DrinkChange`
+logged by hand, is stored once and never rewritten; a :class:`~vocabulary.events.DrinkChange`
 naming it (``drink_id``) corrects its volume or kind, or deletes it. Changes come after
 their drink (often long after, like cramp labels), so a reader of the drinks from
 ``since`` reads the changes from ``since`` on, to now. The latest change of a field wins;

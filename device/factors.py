@@ -2,7 +2,7 @@
 
 A supplement (magnesium or another), exercise (none, light or hard), alcohol (yes/no or a
 number of drinks) and medication (free text) are recorded per local day (the reminder
-policy's day, :func:`scheduler.policy.day_of`) as :class:`~device.events.DailyFactors`
+policy's day, :func:`scheduler.policy.day_of`) as :class:`~vocabulary.events.DailyFactors`
 events; the latest value of each factor wins (:func:`fold`). Electrolyte drinks are not
 recorded here: they are drinks of that kind (:mod:`device.drinks`).
 

@@ -47,9 +47,9 @@ import socket
 from pathlib import Path
 
 from device.config import DEVICE_ID_PATTERN, Config
-from device.errors import ConfigError
-from device.files import replace_file
-from device.storage import DB_NAME
+from device.storage.files import replace_file
+from device.storage.store import DB_NAME
+from vocabulary.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +95,13 @@ def id_file(config: Config) -> Path | None:
     if data_dir == ":memory:":
         return None
     path = config.data_path
-    if path.is_dir() or not path.name.endswith((".sqlite3", ".db")):  # as device.storage.Store places it
+    if path.is_dir() or not path.name.endswith((".sqlite3", ".db")):  # as device.storage.store.Store places it
         return path / FILE_NAME
     return path.with_name(FILE_NAME)
 
 
 def database_exists(config: Config) -> bool:
-    """Whether the data directory already holds a database (as device.storage.Store places it)."""
+    """Whether the data directory already holds a database (as device.storage.store.Store places it)."""
     path = id_file(config)
     return path is not None and path.with_name(DB_NAME).is_file()
 

@@ -1,7 +1,7 @@
 """Confirmed labels win: join the user's cramp logs onto the detector's wakes.
 
 The one rule for every reader (the dashboard's Nights, the insights, the reminders'
-night summary, the MQTT state's last night). A :class:`~device.events.CrampLog` with
+night summary, the MQTT state's last night). A :class:`~vocabulary.events.CrampLog` with
 ``wake_id`` confirms (or, with ``confirmed`` false, denies) that wake. One without
 ``wake_id`` confirms the wake it falls in, or just before or after (from
 ``BEFORE_WAKE_S`` before its start to ``AFTER_WAKE_S`` after its end); otherwise it is

@@ -20,12 +20,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from device.config import Config
-from device.events import Drink
 from device.health import Health
-from device.storage import Store
+from device.storage.store import Store
 from scheduler import policy
 from scheduler.clock import EARLIEST_PLAUSIBLE, ClockSanity
 from scheduler.service import ReminderService
+from vocabulary.events import Drink
 
 
 class FakeClock:

@@ -7,6 +7,7 @@ to ground, internal pull-up) acknowledges when pressed and released, and snoozes
 held for ``hold_s``. Pins come from the configuration; an unset pin is an absent part.
 
 >>> from device.config import OutputsSection
+>>> from simulator.rigs import simulated_pin_factory
 >>> factory = simulated_pin_factory()
 >>> out = Outputs(OutputsSection(led_pin=12, buzzer_pin=16), pin_factory=factory)
 >>> out.open(); out.glow(); out.glowing
@@ -26,17 +27,10 @@ from device.config import OutputsSection
 log = logging.getLogger(__name__)
 
 
-def simulated_pin_factory():
-    """A gpiozero MockFactory whose pins can do PWM (for simulate mode and tests)."""
-    from gpiozero.pins.mock import MockFactory, MockPWMPin
-
-    return MockFactory(pin_class=MockPWMPin)
-
-
 class Outputs:
     """LED, buzzer and button on one pin factory; ``on_press``/``on_hold`` are the button's actions.
 
-    ``pin_factory`` None means the board's own (:func:`device.pins.make_pin_factory`),
+    ``pin_factory`` None means the board's own (:func:`device.hardware.pins.make_pin_factory`),
     chosen only when a pin is configured. ``close()`` is idempotent.
     """
 
@@ -65,7 +59,7 @@ class Outputs:
 
         try:
             if self._factory is None:
-                from device.pins import make_pin_factory
+                from device.hardware.pins import make_pin_factory
 
                 self._factory = make_pin_factory()
                 self._own_factory = True

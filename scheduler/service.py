@@ -7,13 +7,13 @@ commands of MQTT and the dashboard to :meth:`ack` and :meth:`snooze`.
 Every decision is taken in :meth:`tick` from the time, the stored events and the stored
 reminder state; APScheduler only calls it (see :mod:`scheduler.jobs`). Each change of a
 reminder is written to the ``reminders`` table first, then stored as a
-:class:`~device.reminder_events.Reminder` event (which reaches MQTT through the
+:class:`~vocabulary.reminder_events.Reminder` event (which reaches MQTT through the
 store's outbox like every event), then shown: the LED, the buzzer, and
 ``publish("reminder", payload_or_None)`` for the retained ``<base>/reminder``.
 
 >>> from device.config import Config
 >>> from device.health import Health
->>> from device.storage import Store
+>>> from device.storage.store import Store
 >>> from scheduler.clock import ClockSanity
 >>> t = [1793620800.0]  # 2026-11-02 12:00 UTC: 5 h into the day, nothing drunk
 >>> config = Config.model_validate({"device": {"timezone": "UTC"}})
@@ -40,11 +40,11 @@ from device.actions import goal_ml
 from device.drinks import drinks_between
 from device.config import Config, OutputsSection
 from device.health import Health
-from device.reminder_events import NightSummary, Reminder, Stretched
 from scheduler import jobs, policy
 from scheduler.clock import ClockSanity, JumpDetector
 from scheduler.outputs import Outputs
 from scheduler.state import ReminderRecord, ReminderStates
+from vocabulary.reminder_events import NightSummary, Reminder, Stretched
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class ReminderService:
     button does (the daemon passes its actions; by default ack and snooze here).
 
     ``settings()`` returns the configuration as it is now (the daemon passes
-    :meth:`dashboard.settings.SettingsService.effective`: the file with the dashboard's
+    :meth:`device.settings.SettingsService.effective`: the file with the dashboard's
     saved changes); the service follows it at its next tick, status or command, with no
     restart: ``[hydration]`` and ``[stretch]`` (times, pace, thresholds, quiet hours,
     on/off; the jobs are planned again when their times change), ``[outputs]``

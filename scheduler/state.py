@@ -6,7 +6,7 @@ One row per reminder (table ``reminders``, migration 3). A reminder is ``active`
 here before it lights an LED or publishes anything; after a restart it reads the
 active and snoozed ones back and carries on.
 
->>> from device.storage import Store
+>>> from device.storage.store import Store
 >>> states = ReminderStates(Store(":memory:"))
 >>> r = ReminderRecord.new("stretch-2026-11-02", "stretch", "2026-11-02", 1793655000.0, {"message": "Stretch"})
 >>> states.save(r)
@@ -72,7 +72,7 @@ _COLUMNS = "id, kind, day, state, created_at, updated_at, since, snoozed_until, 
 
 
 class ReminderStates:
-    """The ``reminders`` table of a :class:`device.storage.Store`.
+    """The ``reminders`` table of a :class:`device.storage.store.Store`.
 
     Every call is one statement in one :meth:`Store.transaction`, the store's public
     way in: it shares the store's connection (an in-memory store has no second one) and

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.errors import TraceError
+from vocabulary.errors import TraceError
 
 __all__ = ["ActiwareRecording", "load_actiware", "read_actiware"]
 

@@ -91,7 +91,7 @@ class ADXL345(I2CAccelerometer):
     :param rate_hz: output data rate, one of 25, 50, 100 (default), 200, 400.
     :param range_g: full scale, one of 2 (default), 4, 8, 16 (resolution is 3.9 mg at
         each).
-    :raises device.errors.SensorNotFound: DEVID is not 0xE5, or nothing answers.
+    :raises vocabulary.errors.SensorNotFound: DEVID is not 0xE5, or nothing answers.
 
     Example::
 

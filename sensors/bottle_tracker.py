@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from device.events import Drink, Refill
+from vocabulary.events import Drink, Refill
 
 if TYPE_CHECKING:
     from sensors.bottle_detector import BottleParams

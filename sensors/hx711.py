@@ -30,7 +30,7 @@ Why it is written the way it is:
   time from above. Above ``power_down_after`` the chip *may* have powered down and
   reset, so its state is unknown: the driver resets it on purpose (PD_SCK high long
   enough, then low) and, if the 24 data bits were not all in, drops the value with a
-  :class:`~device.errors.SensorGlitch` warning and reads again within the timeout.
+  :class:`~vocabulary.errors.SensorGlitch` warning and reads again within the timeout.
   The bound can only over-estimate, so a chip that powered down is never missed; a
   false alarm costs one settling time. On slow pins (gpiozero's mock pins take
   microseconds to tens of microseconds per write) this stays correct: the emulator
@@ -55,7 +55,7 @@ import warnings
 from gpiozero import Device
 from gpiozero.exc import DeviceClosed
 
-from device.errors import SensorError, SensorGlitch, SensorNotFound, SensorTimeout
+from vocabulary.errors import SensorError, SensorGlitch, SensorNotFound, SensorTimeout
 
 __all__ = ["HX711", "is_saturated", "SATURATED_HIGH", "SATURATED_LOW", "GAINS"]
 
@@ -199,11 +199,11 @@ class HX711:
         chip is at channel A gain 128) are discarded.
 
         :param timeout: seconds to wait in all, or ``None`` to wait for ever.
-        :raises device.errors.SensorTimeout: DOUT did not go low in time (PD_SCK is
+        :raises vocabulary.errors.SensorTimeout: DOUT did not go low in time (PD_SCK is
             left low; the next read works once the chip answers).
-        :raises device.errors.SensorNotFound: DOUT stayed low after the 25th pulse
+        :raises vocabulary.errors.SensorNotFound: DOUT stayed low after the 25th pulse
             several times in a row: no HX711 drives it (shorted, or floating low).
-        :raises device.errors.SensorError: the chip is powered down.
+        :raises vocabulary.errors.SensorError: the chip is powered down.
         :raises gpiozero.DeviceClosed: the driver is closed.
         """
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)

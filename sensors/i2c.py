@@ -11,7 +11,7 @@
   what a loose wire gives on a Pi) is tried again after a short, doubling backoff;
   after ``attempts`` tries, or once the next try would start more than
   ``retry_window`` seconds after the first failure, it raises
-  :class:`~device.errors.SensorBusError`. With the defaults a dead bus raises after
+  :class:`~vocabulary.errors.SensorBusError`. With the defaults a dead bus raises after
   about 0.16 s plus the failing transactions themselves (the kernel bounds those; on a
   Pi a NACK fails in well under a millisecond). Retrying is safe because errno 121 /
   ENXIO is a NACK of the address or register byte: the chip did nothing, in
@@ -43,7 +43,7 @@ import struct
 import threading
 import time
 
-from device.errors import SensorBusError, SensorError, SensorNotFound
+from vocabulary.errors import SensorBusError, SensorError, SensorNotFound
 
 __all__ = ["I2CAccelerometer", "open_bus", "BLOCK_MAX", "NACK_ERRNOS"]
 
@@ -61,7 +61,7 @@ _WHAT = {"read_byte_data": "reading register 0x{0:02X}",
 def open_bus(bus):
     """``(bus object, owned)`` for *bus*: an int opens ``smbus2.SMBus(bus)`` (owned).
 
-    :raises device.errors.SensorBusError: the bus device cannot be opened (I2C not
+    :raises vocabulary.errors.SensorBusError: the bus device cannot be opened (I2C not
         enabled, no permission).
     :raises TypeError: *bus* is neither an int nor an object with the three methods.
     """
@@ -93,15 +93,15 @@ class I2CAccelerometer:
     :param range_g: full scale (+-g), one of ``RANGES``.
     :param clock: ``clock() -> seconds`` for retry windows and loss estimates.
     :param sleep: how retries wait (``sleep(seconds)``).
-    :param attempts: tries per transaction before :class:`~device.errors.SensorBusError`.
+    :param attempts: tries per transaction before :class:`~vocabulary.errors.SensorBusError`.
     :param backoff: first wait between tries, doubled each time.
     :param retry_window: no new try starts later than this after the first failure.
 
     :raises ValueError: unsupported *rate_hz* or *range_g* (the message lists the
         allowed values); the bus is not touched.
-    :raises device.errors.SensorNotFound: the id register does not read the chip's id,
+    :raises vocabulary.errors.SensorNotFound: the id register does not read the chip's id,
         or nothing answers.
-    :raises device.errors.SensorBusError: the bus cannot be opened or keeps failing.
+    :raises vocabulary.errors.SensorBusError: the bus cannot be opened or keeps failing.
 
     Health counters (plain ints, read them whenever; :attr:`counters` copies them):
 
@@ -116,7 +116,7 @@ class I2CAccelerometer:
       not be trusted (MPU-6050 only, right after an overflow; see its module).
     - ``i2c_errors``: failed I2C transactions, retried or not.
     - ``i2c_failures``: operations that still failed after the retries (each raised
-      :class:`~device.errors.SensorBusError`).
+      :class:`~vocabulary.errors.SensorBusError`).
     """
 
     #: Chip name in messages, id register and its expected value, its name.
@@ -230,7 +230,7 @@ class I2CAccelerometer:
         repeated or invented; after an overflow the surviving ones are returned,
         correctly aligned, and ``overflows`` / ``samples_lost_estimate`` grow.
 
-        :raises device.errors.SensorBusError: the bus kept failing; samples already
+        :raises vocabulary.errors.SensorBusError: the bus kept failing; samples already
             popped are kept and returned by the next successful call.
         :raises ValueError: the driver is closed.
         """

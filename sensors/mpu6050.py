@@ -55,8 +55,8 @@ from __future__ import annotations
 import struct
 import warnings
 
-from device.errors import SensorGlitch
 from sensors.i2c import I2CAccelerometer
+from vocabulary.errors import SensorGlitch
 
 __all__ = ["MPU6050", "RATES", "AFS_SEL", "LSB_PER_G", "WHO_AM_I", "FIFO_BYTES", "dlpf_for"]
 
@@ -114,7 +114,7 @@ class MPU6050(I2CAccelerometer):
     :param address: 0x68 (AD0 low, the default) or 0x69 (AD0 high).
     :param rate_hz: sample rate, one of :data:`RATES` (1 kHz / integer; default 100).
     :param range_g: full scale, one of 2 (default), 4, 8, 16.
-    :raises device.errors.SensorNotFound: WHO_AM_I is not 0x68, or nothing answers.
+    :raises vocabulary.errors.SensorNotFound: WHO_AM_I is not 0x68, or nothing answers.
 
     Example::
 

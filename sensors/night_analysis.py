@@ -40,12 +40,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from device.events import Event, Sleep, Wake
 from sensors import cramp_verdict
 from sensors.night_features import EpochFeatures, FeatureParams, NightFeatures
 from sensors.night_periods import (
     PeriodParams, extend_end, nonwear, period_groups, runs, score_counts, sleep_periods, to_grid, wake_episodes,
 )
+from vocabulary.events import Event, Sleep, Wake
 
 __all__ = [
     "NightAnalyzer", "BedParams", "EpochRecord", "NightWake", "analyze_bed", "analyze_counts", "CountsParams",

@@ -23,7 +23,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from device.events import Drink, Refill
+from vocabulary.events import Drink, Refill
 
 MIN_EVENT_ML = 11.0
 MAX_NOEVENT_ML = 5.0

@@ -35,11 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-from device.events import Drink, Refill
-from device.traces import format_rows
 from simulator.bottle_actions import (
     MAX_NOEVENT_ML, MIN_DRINK_INTERVAL_S, MIN_EVENT_ML, Bump, Item, Person, Place, Remove, make_person, start_state, timeline,
 )
+from vocabulary.events import Drink, Refill
+from vocabulary.traces import format_rows
 
 __all__ = ["BottlePlan", "plan_day", "write_trace", "DEFAULT_START", "MIN_DRINK_INTERVAL_S", "MIN_EVENT_ML",
            "MAX_NOEVENT_ML"]

@@ -9,17 +9,17 @@
   events (half of them out of bed), some of them cramp wake-ups with the detector's
   verdict and score (it errs now and then); the person confirms most cramps with the
   bedside button, denies a few false alarms on the dashboard and logs one the detector
-  missed now and then (``cramp`` events, :class:`device.events.CrampLog`);
+  missed now and then (``cramp`` events, :class:`vocabulary.events.CrampLog`);
 - reminders: hydration reminders on days behind pace (acknowledged, snoozed then
   acknowledged, or ended by a drink) and the evening stretching prompt, acknowledged
-  on about two evenings in three (:mod:`device.reminder_events` ``reminder`` and
+  on about two evenings in three (:mod:`vocabulary.reminder_events` ``reminder`` and
   ``stretched`` events).
 
 Cramp nights are likelier after a day well under the goal and after an evening without
 stretching, so the insights have something to find. Deterministic for a given
 ``seed`` and ``end``.
 
->>> from device.storage import Store
+>>> from device.storage.store import Store
 >>> store = Store(":memory:")
 >>> summary = seed_history(store, 3, end=1793602800.0, tz=ZoneInfo("Europe/Berlin"))
 >>> summary["days"], summary["events"] == store.count_events()
@@ -33,9 +33,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from device.events import CrampLog, Drink, Refill, Sleep, Wake
-from device.reminder_events import Reminder, Stretched
 from simulator.bottle_scenario import plan_day
+from vocabulary.events import CrampLog, Drink, Refill, Sleep, Wake
+from vocabulary.reminder_events import Reminder, Stretched
 
 DAY_S = 86400.0
 
@@ -76,7 +76,7 @@ def seed_history(store, days: int, *, end: float, tz: ZoneInfo, seed: int = 1, g
 
 def night_epochs(events: list, plan_seed: int, epoch_s: float = 30.0) -> list[tuple[float, float, None]]:
     """Bed activity ``(t, activity, presence)`` epochs for the night among ``events`` (its ``sleep``
-    and ``wake`` events), as :class:`device.epoch_writer.EpochWriter` stores them: settling in
+    and ``wake`` events), as :class:`device.workers.epoch_writer.EpochWriter` stores them: settling in
     half an hour before sleep, small twitches and the odd turnover asleep, bursts through each
     wake-up, getting up after it; none without a night."""
     sleep = next((e for e in events if e.type == "sleep"), None)

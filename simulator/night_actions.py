@@ -3,7 +3,7 @@
 A night is a time-ordered list of :class:`Move` bursts (a turnover, a page turn, the
 kick of a cramp, sitting up, footsteps by the bed, ...), each owned by the ``sleeper``,
 their ``partner`` or the ``room``, plus the intervals each occupant lies awake, and the
-ground truth (:class:`device.events.Sleep`, :class:`device.events.Wake`).
+ground truth (:class:`vocabulary.events.Sleep`, :class:`vocabulary.events.Wake`).
 :mod:`simulator.night_scenario` turns moves into accelerometer samples; a move with
 ``bed=+1`` puts its owner's weight (breathing, heartbeat, frame tilt) on the bed over its
 duration, ``bed=-1`` takes it off, ``posture`` ends in a new lying posture.
@@ -80,7 +80,7 @@ import math
 import random
 from dataclasses import dataclass, replace
 
-from device.events import Sleep, Wake
+from vocabulary.events import Sleep, Wake
 
 __all__ = ["Move", "Night", "Person", "Partner", "Rules", "RULES", "DEMO_RULES", "KINDS", "make_person", "plan_night"]
 

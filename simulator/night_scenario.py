@@ -70,10 +70,10 @@ from pathlib import Path
 
 import numpy as np
 
-from device.events import Sleep, Wake
-from device.traces import format_rows
 from simulator.night_actions import DAY, Move, Night, Person, Rules, make_person, plan_night as _plan_one
 from simulator.night_physics import Physics
+from vocabulary.events import Sleep, Wake
+from vocabulary.traces import format_rows
 
 __all__ = ["NightPlan", "plan_night", "write_night", "fit_demo_night", "CHIPS", "Chip", "DEFAULT_START"]
 

@@ -21,7 +21,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from device.mqtt_client import close_sockets
+from device.mqtt.client import close_sockets
 
 
 def _mosquitto_exe() -> str | None:

@@ -19,12 +19,12 @@ import smbus2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.errors import SensorBusError, SensorError, SensorNotFound
 from sensors.adxl345 import ADXL345, RANGE_BITS
 from sensors.mpu6050 import LSB_PER_G, MPU6050
 from simulator.adxl345_chip import FakeADXL345
 from simulator.i2c_bus import FakeSMBus
 from simulator.mpu6050_chip import FakeMPU6050
+from vocabulary.errors import SensorBusError, SensorError, SensorNotFound
 
 
 class FakeClock:

@@ -11,8 +11,8 @@ import logging
 import pytest
 
 from device.actions import RATE_LIMITS, Actions, RateLimited
-from device.commands import LOG_LIMIT, CommandDispatcher, action_handlers
-from device.rate_limits import Limit, RateLimits
+from device.guards.rate_limits import Limit, RateLimits
+from device.mqtt.commands import LOG_LIMIT, CommandDispatcher, action_handlers
 from tests.conftest import wait_for
 from tests.test_dashboard_fixtures import (  # noqa: F401  (fixtures)
     NOW, app, client, health, post, reminders, scale, seeded, store,
@@ -96,7 +96,7 @@ class Scale:
 
 @pytest.mark.parametrize("name", ["ack", "snooze", "goal", "tare", "label"])
 def test_every_action_that_changes_something_is_limited(store, ticks, name):
-    from device.events import Wake
+    from vocabulary.events import Wake
 
     store.add_event(Wake(start=NOW - 9000, end=NOW - 8700, bed_exit=True, cramp=False, score=0.3))
     service, scale = Reminders(), Scale()
@@ -124,7 +124,7 @@ def test_a_flood_of_mqtt_cramps_is_counted_and_logged_at_a_bounded_pace(store, t
     counts = {}
     actions = _actions(store, ticks)
     d = CommandDispatcher(action_handlers(actions), on_refused=counts.update, clock=ticks)
-    with caplog.at_level(logging.INFO, logger="device.commands"):
+    with caplog.at_level(logging.INFO, logger="device.mqtt.commands"):
         results = [d.dispatch("cramp", b'{"t": %.3f}' % (NOW - 1000 + i / 1000)) for i in range(2000)]
     burst = RATE_LIMITS["cramp"].burst
     assert sum(results) == burst and len(list(store.events(types=["cramp"]))) == burst

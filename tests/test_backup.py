@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from device.events import Drink
-from device.migrations import MIGRATIONS
-from device.storage import DB_NAME, Store
+from device.storage.migrations import MIGRATIONS
+from device.storage.store import DB_NAME, Store
 from tests.conftest import free_port, stop_daemon, wait_for
+from vocabulary.events import Drink
 
 CRAMPWATCH = str(Path(sys.executable).with_name("crampwatch"))  # the installed console script
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from device.events import Drink, Refill
 from sensors.bottle_detector import BottleDetector, BottleParams, BottleState
+from vocabulary.events import Drink, Refill
 
 T0 = 1_764_000_000.0
 

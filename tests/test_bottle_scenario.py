@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.events import Drink, Refill
-from device.traces import read_trace
 from simulator.bottle_actions import MAX_NOEVENT_ML, MIN_EVENT_ML
 from simulator.bottle_scenario import DEFAULT_START, plan_day, write_trace
+from vocabulary.events import Drink, Refill
+from vocabulary.traces import read_trace
 
 SEEDS = range(12)
 
@@ -194,7 +194,7 @@ def test_the_detector_finds_every_drink_of_a_5_s_drinker(rate):
 
 def test_the_config_takes_a_5_s_drinker_and_names_the_key_below_that(tmp_path):
     from device.config import load_config
-    from device.errors import ConfigError
+    from vocabulary.errors import ConfigError
 
     path = tmp_path / "config.toml"
     path.write_text("[simulator]\ndrink_interval_s = 5\n")

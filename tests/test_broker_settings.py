@@ -15,9 +15,9 @@ import threading
 
 import pytest
 
-from dashboard.settings import OVERRIDES_KEY, SettingsService
 from device.config import Config
-from device.storage import Store
+from device.settings import OVERRIDES_KEY, SettingsService
+from device.storage.store import Store
 from tests.conftest import free_port, stop_daemon, wait_for
 from tests.test_dashboard_fixtures import (  # noqa: F401  (fixtures)
     NOW, app, client, health, make_config, post, reminders, scale, seeded, store,
@@ -50,7 +50,7 @@ def test_broker_overrides_saved_before_are_ignored_at_start_with_one_log_line(ca
     with Store(":memory:") as store:
         store.set_setting(OVERRIDES_KEY, {"mqtt": {"host": "evil.example", "port": 1883, "tls": False,
                                                    "keepalive": 30}, "bottle": {"rate_hz": 80}})
-        with caplog.at_level(logging.WARNING, logger="dashboard.settings"):
+        with caplog.at_level(logging.WARNING, logger="device.settings"):
             daemon_config = SettingsService(config, store).effective()  # as the daemon starts
             dashboard_config = SettingsService(config, store).effective()  # and then its dashboard
         for effective in (daemon_config, dashboard_config):

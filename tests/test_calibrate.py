@@ -3,9 +3,9 @@
 import subprocess
 import sys
 
-from device.calibrate import load_calibration
-from device.hardware import SimulatedBottle
-from device.storage import Store
+from device.storage.store import Store
+from device.workers.calibration import load_calibration
+from simulator.rigs import SimulatedBottle
 
 
 def calibrate(tmp_path, answers):

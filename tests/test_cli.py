@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from device.events import Drink, Refill
-from device.storage import Store
+from device.storage.store import Store
+from vocabulary.events import Drink, Refill
 
 
 def crampwatch(*args, input=None, env=None):

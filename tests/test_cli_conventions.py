@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from device.cli import build_parser
-from device.storage import Store
+from device.cli.main import build_parser
+from device.storage.store import Store
 from simulator.history import seed_history
 from tests.test_insights import TZ
 
@@ -98,7 +98,7 @@ def test_simulate_history_and_report_show_progress_on_a_terminal_and_are_quiet_w
 
 
 def test_the_progress_line_redraws_at_most_every_interval_and_always_at_the_end():
-    from device.progress import Progress
+    from device.cli.progress import Progress
 
     out, now = [], [0.0]
 

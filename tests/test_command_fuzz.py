@@ -15,15 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from device.actions import RATE_LIMITS, Actions
-from device.commands import COMMANDS
 from device.config import Config
-from device.events import Wake
+from device.guards.rate_limits import RateLimits
 from device.health import Health
-from device.mqtt_service import MqttService
-from device.rate_limits import RateLimits
-from device.storage import Store
+from device.mqtt.commands import COMMANDS
+from device.mqtt.service import MqttService
+from device.storage.store import Store
 from tests.fuzz_payloads import Records, bodies
 from tests.test_dashboard_fixtures import NOW, FakeReminders, FakeScale
+from vocabulary.events import Wake
 
 WAKE_START = NOW - 9 * 3600.0
 names = st.sampled_from(COMMANDS) | st.sampled_from(["", "reboot", "cramp/x", "GOAL", "ack "]) | st.text(max_size=20)
@@ -93,7 +93,7 @@ def test_a_flood_of_one_valid_command_runs_one_burst_and_is_logged_in_a_few_line
     with Records() as log:
         for _ in range(count):
             rig.send(name, payload)
-    warnings = [r for r in log.records if r.levelno == logging.WARNING and r.name == "device.commands"]
+    warnings = [r for r in log.records if r.levelno == logging.WARNING and r.name == "device.mqtt.commands"]
     assert log.tracebacks() == [] and len(warnings) <= 12  # the first ten, then one line that the rest are counted
     limited = rig.health.get("mqtt").to_dict()["commands_rate_limited"]
     assert count - RATE_LIMITS[_action(name, payload)].burst <= limited <= count

@@ -3,7 +3,7 @@
 import pytest
 
 from device.config import Config, effective_toml, load_config, reference_markdown
-from device.errors import ConfigError
+from vocabulary.errors import ConfigError
 
 
 def write(tmp_path, text):

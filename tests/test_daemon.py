@@ -11,9 +11,9 @@ import pytest
 
 from device.config import Config
 from device.daemon import Daemon
-from device.hardware import SimulatedBottle
-from device.storage import Store
+from device.storage.store import Store
 from simulator.bottle_scenario import plan_day
+from simulator.rigs import SimulatedBottle
 from tests.conftest import wait_for, zone_at_hour
 
 FIRST_EVENT_IN_S = 4.0
@@ -164,7 +164,7 @@ def test_the_bottle_button_acknowledges_and_snoozes_through_the_actions(tmp_path
 def test_a_snooze_command_without_minutes_snoozes_for_the_setting_as_the_button(tmp_path):
     # MQTT's cmd/snooze {} (Home Assistant's Snooze button sends it) through the daemon's
     # command handlers: outputs.snooze_min, as the button's hold, not a constant 15 min
-    from device.commands import action_handlers, parse_command
+    from device.mqtt.commands import action_handlers, parse_command
 
     zone = zone_at_hour(13)
     config = Config.model_validate({

@@ -18,7 +18,7 @@ from werkzeug.security import generate_password_hash
 from dashboard import create_app
 from dashboard.security import session_generation
 from dashboard.server import DashboardServer
-from device.storage import Store
+from device.storage.store import Store
 from tests.test_dashboard_fixtures import (  # noqa: F401  (fixtures)
     CSRF, NOW, PASSWORD, login, make_config, post, seeded, store,
 )
@@ -192,7 +192,7 @@ import sys
 from werkzeug.security import generate_password_hash
 from dashboard import create_app
 from dashboard.server import DashboardServer
-from device.storage import Store
+from device.storage.store import Store
 app = create_app(store=Store(":memory:"),
                  test_config={"PASSWORD_HASH": generate_password_hash("right-password"), "LOGIN_LIMIT": 100})
 server = DashboardServer(app, "127.0.0.1", 0)

@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from dashboard.api.openapi import document
-from device.calibrate import load_calibration
+from device.workers.calibration import load_calibration
 from tests.test_dashboard_fixtures import (  # noqa: F401  (fixtures)
     CSRF, NOW, TZ, FakeScale, app, client, health, post, reminders, scale, seeded, store,
 )
@@ -105,7 +105,7 @@ def test_nights_list_wakes_labels_and_cramps(client):
 
 def test_a_night_says_how_sure_its_analysis_is(client, seeded):
     """Issue 13: evidence and signal quality from the analysis reach the API and the page."""
-    from device.events import Sleep
+    from vocabulary.events import Sleep
 
     night = client.get("/api/v1/nights?count=1").get_json()["nights"][0]
     sleep = night["sleep"]

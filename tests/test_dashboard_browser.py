@@ -19,12 +19,12 @@ import pytest
 from dashboard import create_app
 from dashboard.scale import WorkerScale
 from dashboard.server import DashboardServer, _store_epochs
-from device.calibrate import load_calibration
 from device.config import Config
 from device.daemon import Daemon
-from device.hardware import SimulatedBottle
-from device.storage import Store
+from device.storage.store import Store
+from device.workers.calibration import load_calibration
 from simulator.history import seed_history
+from simulator.rigs import SimulatedBottle
 from tests.test_dashboard_fixtures import TZ, TZ_NAME, FakeReminders
 
 CHROMIUM = "/usr/bin/chromium"

@@ -1,4 +1,4 @@
-"""The Nights page and its API show the one doctor flag (device.insights), as the MQTT state does."""
+"""The Nights page and its API show the one doctor flag (device.insights.analysis), as the MQTT state does."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from types import SimpleNamespace
 import pytest
 
 from dashboard import create_app
-from device import insights
-from device.events import CrampLog, Sleep, Wake
 from device.health import Health
-from device.state import daemon_state
-from device.storage import Store
+from device.insights import analysis
+from device.mqtt.state import daemon_state
+from device.storage.store import Store
 from tests.test_dashboard_fixtures import TZ, make_config
+from vocabulary.events import CrampLog, Sleep, Wake
 
 FIRST = date(2026, 11, 17)  # the nights after 17 to 23 November; "last night" is the 23rd's
 
@@ -55,7 +55,7 @@ def test_the_nights_page_the_api_and_the_mqtt_state_agree():
     store = Store(":memory:")
     seven_nights(store, {0, 3, 6})
     config, client = site(store, NOW)
-    flag = insights.doctor_flag_at(store, config, NOW)
+    flag = analysis.doctor_flag_at(store, config, NOW)
     assert flag["raised"] and flag["cramp_nights"] == 3 and flag["nights"] == 7
     mqtt = daemon_state(SimpleNamespace(store=store, config=config, reminders=None, bottle=None), NOW)["doctor_flag"]
     assert mqtt == flag
@@ -69,7 +69,7 @@ def test_an_older_page_shows_the_same_flag(query):
     store = Store(":memory:")
     seven_nights(store, {0, 3, 6})
     config, client = site(store, NOW)
-    message = insights.doctor_flag_at(store, config, NOW)["message"]
+    message = analysis.doctor_flag_at(store, config, NOW)["message"]
     assert note_of(client.get("/nights" + query).get_data(as_text=True)) == message
     assert client.get("/api/v1/nights" + query + "&count=3").get_json()["doctor_note"] == message
 

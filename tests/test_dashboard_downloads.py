@@ -14,7 +14,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from dashboard import create_app
-from device.storage import Store
+from device.storage.store import Store
 from simulator.history import seed_history
 from tests.test_dashboard_fixtures import NOW, PASSWORD, TZ, login, make_config, store  # noqa: F401  (fixture)
 

@@ -17,7 +17,7 @@ import pytest
 from dashboard import create_app
 from device.config import Config
 from device.health import Health
-from device.storage import Store
+from device.storage.store import Store
 from sensors.calibration import Calibration
 from simulator.history import seed_history
 

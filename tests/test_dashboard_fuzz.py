@@ -20,11 +20,11 @@ from werkzeug.security import generate_password_hash
 
 from dashboard import create_app
 from device.actions import RATE_LIMITS
-from device.rate_limits import RateLimits
-from device.storage import Store
+from device.guards.rate_limits import RateLimits
+from device.storage.store import Store
+from simulator.history import seed_history
 from tests.fuzz_payloads import KEYS, Records, bodies
 from tests.test_dashboard_fixtures import CSRF, NOW, TZ, FakeReminders, FakeScale, make_config
-from simulator.history import seed_history
 
 _store = Store(":memory:", clock=lambda: NOW)
 seed_history(_store, 10, end=NOW, tz=TZ, seed=5)

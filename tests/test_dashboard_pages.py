@@ -12,12 +12,12 @@ from dashboard import create_app, register_nav
 from dashboard.intake import _runs, daily_totals, today
 from dashboard.nights import nights
 from device.config import Config, Section
-from device.events import CrampLog, Drink, Sleep, Wake
-from device.storage import Store
+from device.storage.store import Store
 from simulator.history import seed_history
 from tests.test_dashboard_fixtures import (  # noqa: F401  (fixtures)
     NOW, TZ, app, client, health, make_config, post, reminders, scale, seeded, store,
 )
+from vocabulary.events import CrampLog, Drink, Sleep, Wake
 
 PAGES = {"/": "Water today", "/history": "Goal streak", "/history?view=week": "by week",
          "/history?view=month": "by month", "/nights": "Add a cramp the detector missed", "/settings": "Save bottle",

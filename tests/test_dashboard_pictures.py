@@ -1,6 +1,6 @@
 """Issue 17 part 4, the pictures' data through the JSON API and the pages: cramp nights on
 the intake history, sleep and cramp hours by week, the calendar, a night's movement,
-Today's last drink and next reminder. Each figure matches its owner's (device.insights,
+Today's last drink and next reminder. Each figure matches its owner's (device.insights.analysis,
 dashboard.nights, the reminder service); bad query parameters are a 400 naming the
 field; the output is bounded; the routes are behind the same login as the rest."""
 
@@ -13,13 +13,13 @@ from werkzeug.security import generate_password_hash
 
 from dashboard import create_app
 from dashboard.server import _store_epochs
-from device import insights
-from device.events import CrampLog, Drink
-from device.storage import Store
+from device.insights import analysis
+from device.storage.store import Store
 from simulator.history import seed_history
 from tests.test_dashboard_fixtures import (  # noqa: F401  (fixtures)
     NOW, PASSWORD, TZ, FakeReminders, app, client, health, make_config, reminders, scale, seeded, store,
 )
+from vocabulary.events import CrampLog, Drink
 
 LAST_NIGHT = date(2026, 11, 24)  # NOW is Wednesday 25 November, 15:30 in Berlin
 
@@ -35,7 +35,7 @@ def moving():
 
 
 def night_rows(store, first, last):
-    return {r["night"]: r for r in insights.nights(store, make_config(), first, last)}
+    return {r["night"]: r for r in analysis.nights(store, make_config(), first, last)}
 
 
 def test_the_intake_history_carries_the_cramp_nights_after_each_day(client, seeded):

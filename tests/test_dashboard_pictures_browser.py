@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from dashboard import nights as night_data
 from dashboard.localtime import clock
-from device import insights
+from device.insights import analysis
 from scheduler import policy
 from tests.test_dashboard_browser import browser, page, site, wait_text  # noqa: F401  (fixtures)
 
@@ -40,7 +40,7 @@ def test_history_marks_each_cramp_night_on_the_intake_chart(page, site):
     page.goto(page.base + "/history")
     page.wait_for_selector("#history-chart .uplot canvas")
     last = policy.day_of(time.time(), config.hydration, config.tz)
-    rows = insights.nights(store, config, last - timedelta(days=29), last)
+    rows = analysis.nights(store, config, last - timedelta(days=29), last)
     marks = plotted(page, "history-chart", 3)
     assert len(marks) == 30 == len(rows)
     assert [m is not None for m in marks] == [r["cramp_night"] for r in rows]  # each on its own day
@@ -69,7 +69,7 @@ def test_sleep_weeks_and_cramp_hours_on_the_nights_page(page, site):
     config, store = config_of(site), site["daemon"].store
     page.goto(page.base + "/nights")
     page.wait_for_selector("#hours-chart .uplot canvas")
-    last = insights.last_night_day(time.time(), config)
+    last = analysis.last_night_day(time.time(), config)
     first = last - timedelta(days=last.weekday() + 7 * 11)
     nights = night_data.nights(store, config.tz, last, (last - first).days + 1, timeline=False)
     cramps = sum(n["cramp_count"] for n in nights)
@@ -100,8 +100,8 @@ def test_a_nights_movement_is_drawn_with_its_wake_ups(page, site):
 def test_the_calendar_marks_cramp_nights_and_goal_days(page, site):
     config, store = config_of(site), site["daemon"].store
     page.goto(page.base + "/insights")
-    last = insights.last_night_day(time.time(), config)
-    rows = insights.nights(store, config, last - timedelta(days=7 * 12 - 1), last)
+    last = analysis.last_night_day(time.time(), config)
+    rows = analysis.nights(store, config, last - timedelta(days=7 * 12 - 1), last)
     assert page.locator("#cal-grid .cal-day").count() == len(rows)
     assert page.locator("#cal-grid .cal-day.cramp").count() == sum(r["cramp_night"] for r in rows) >= 3
     goal_days = sum(r["goal_met"] and r["intake_measured"] for r in rows)

@@ -12,10 +12,10 @@ from werkzeug.security import generate_password_hash
 from dashboard import create_app
 from dashboard.passwords import FILE_NAME, PasswordCheck
 from dashboard.server import check_bind, is_loopback
-from device.errors import ConfigError
 from tests.test_dashboard_fixtures import (  # noqa: F401  (fixtures)
     CSRF, NOW, PASSWORD, FakeReminders, health, login, make_config, post, reminders, scale, seeded, store,
 )
+from vocabulary.errors import ConfigError
 
 @pytest.fixture
 def locked(seeded, reminders):

@@ -11,11 +11,11 @@ from dashboard import create_app
 from dashboard.server import DashboardServer
 from device.config import Config
 from device.daemon import Daemon
-from device.events import Drink
-from device.hardware import SimulatedBottle
+from simulator.rigs import SimulatedBottle
 from tests.test_dashboard_fixtures import (  # noqa: F401  (fixtures)
     NOW, FakeReminders, FakeScale, health, make_config, reminders, scale, seeded, store,
 )
+from vocabulary.events import Drink
 
 FAST = {"keepalive_s": 0.3, "tick_s": 0.05, "max_streams": 2}
 

@@ -15,14 +15,14 @@ import pytest
 
 from dashboard import create_app
 from dashboard.intake import daily_totals, today
-from device import insights
-from device.events import Drink
 from device.health import Health
-from device.state import daemon_state
-from device.storage import Store
+from device.insights import analysis
+from device.mqtt.state import daemon_state
+from device.storage.store import Store
 from scheduler import policy
 from scheduler.service import ReminderService
 from tests.test_dashboard_fixtures import TZ, make_config
+from vocabulary.events import Drink
 
 EVENING = date(2026, 11, 24)  # a Tuesday
 MORNING = EVENING + timedelta(days=1)
@@ -91,7 +91,7 @@ def test_after_0300_every_view_is_on_the_new_day(world):
     assert world.reminders.status()["pace"]["intake_ml"] == 250.0
     daemon = SimpleNamespace(store=world.store, config=world.config, reminders=world.reminders, bottle=None)
     assert daemon_state(daemon, world.now[0])["intake_today_ml"] == 250.0
-    rows = insights.nights(world.store, world.config, EVENING, EVENING)
+    rows = analysis.nights(world.store, world.config, EVENING, EVENING)
     assert rows[0]["night"] == EVENING.isoformat() and rows[0]["intake_ml"] == 500.0
     assert daily_totals(world.store, world.config, EVENING, MORNING) == [
         {"date": EVENING.isoformat(), "intake_ml": 500, "caffeine_ml": 0, "drinks": 2, "refills": 0,

@@ -19,9 +19,10 @@ import pytest
 
 from device.config import Config
 from device.daemon import Daemon
-from device.hardware import RealBed, SimulatedBed
+from device.hardware.rigs import RealBed
 from sensors.night_analysis import BedParams, NightAnalyzer
 from simulator.night_scenario import DEMO_EMPTY_S, plan_night
+from simulator.rigs import SimulatedBed
 from tests.conftest import free_port
 
 SLEEP_START_S, SLEEP_END_S = 30.0, 10.0  # tolerances against the truth (a faint last page turn may be missed)

@@ -8,7 +8,6 @@ import stat
 import pytest
 
 from device.config import DEVICE_ID_PATTERN, Config
-from device.errors import ConfigError
 from device.identity import (
     FILE_NAME,
     chosen_id,
@@ -17,6 +16,7 @@ from device.identity import (
     machine_id,
     with_device_id,
 )
+from vocabulary.errors import ConfigError
 
 MACHINE_A = "0123456789abcdef0123456789abcdef"
 MACHINE_B = "fedcba9876543210fedcba9876543210"
@@ -112,7 +112,7 @@ def test_the_daemon_chooses_keeps_and_uses_it(tmp_path):
 
 def test_an_install_from_before_chosen_ids_keeps_its_old_id_and_entities(tmp_path):
     from device.daemon import Daemon
-    from device.storage import Store
+    from device.storage.store import Store
 
     data = tmp_path / "data"
     data.mkdir(mode=0o700)

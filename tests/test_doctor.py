@@ -16,9 +16,9 @@ import pytest
 
 from dashboard import create_app
 from dashboard.server import DashboardServer
+from device.cli.doctor import BottleCheck, check_accelerometer, run_doctor
 from device.config import Config
-from device.doctor import BottleCheck, check_accelerometer, run_doctor
-from device.storage import Store
+from device.storage.store import Store
 from simulator.adxl345_chip import FakeADXL345
 from simulator.i2c_bus import FakeSMBus
 from simulator.mpu6050_chip import FakeMPU6050
@@ -146,7 +146,7 @@ def test_an_hx711_that_gives_no_usable_data_says_what_to_check(tmp_path, fault, 
 
 
 def test_a_stored_calibration_is_checked_against_the_scale(tmp_path):
-    from device.calibrate import save_calibration
+    from device.workers.calibration import save_calibration
     from sensors.calibration import Calibration
 
     with Store(tmp_path / "data") as store:  # a tare 2 kg heavier than the simulated empty scale

@@ -14,15 +14,15 @@ import pytest
 from dashboard.intake import Totals, daily_totals, today
 from device import drinks as drink_rules
 from device.actions import RATE_LIMITS, ActionRefused, Actions, RateLimited
-from device.commands import CommandError, LogDrink, parse_command
-from device.events import Drink
-from device.export import write_csv, write_jsonl
-from device.rate_limits import RateLimits
+from device.guards.rate_limits import RateLimits
+from device.mqtt.commands import CommandError, LogDrink, parse_command
+from device.storage.export import write_csv, write_jsonl
 from tests.conftest import wait_for
 from tests.test_dashboard_fixtures import (  # noqa: F401  (fixtures)
     NOW, TZ, app, client, health, make_config, post, reminders, scale, seeded, store,
 )
 from tests.test_mqtt_service import service_for
+from vocabulary.events import Drink
 
 TODAY, YESTERDAY = date(2026, 11, 25), date(2026, 11, 24)  # of NOW
 
@@ -133,15 +133,15 @@ def test_drink_actions_are_rate_limited_per_surface(store, name, limit):
 def test_today_history_insights_and_the_mqtt_state_reflect_corrections(seeded):
     from types import SimpleNamespace
 
-    from device import insights
-    from device.state import daemon_state
+    from device.insights import analysis
+    from device.mqtt.state import daemon_state
 
     config = make_config()
     actions = _actions(seeded)
     totals = Totals(seeded)
     before = today(seeded, config, NOW)
     yesterday = totals(config, YESTERDAY, YESTERDAY, TODAY)[0]  # now cached: a finished day
-    last_night = insights.analyse(seeded, config, NOW)["rows"][-1]
+    last_night = analysis.analyse(seeded, config, NOW)["rows"][-1]
     assert last_night["night"] == "2026-11-24"
     assert last_night["intake_ml"] == pytest.approx(yesterday["intake_ml"], abs=1)
 
@@ -159,7 +159,7 @@ def test_today_history_insights_and_the_mqtt_state_reflect_corrections(seeded):
     assert again["intake_ml"] == pytest.approx(yesterday["intake_ml"] + 400, abs=1)  # the cached day was dropped
     assert again == daily_totals(seeded, config, YESTERDAY, YESTERDAY)[0]
     assert again["caffeine_ml"] == round(old["ml"] + 400)
-    row = insights.analyse(seeded, config, NOW)["rows"][-1]
+    row = analysis.analyse(seeded, config, NOW)["rows"][-1]
     assert row["intake_ml"] == pytest.approx(last_night["intake_ml"] + 400, abs=1)
     state = daemon_state(SimpleNamespace(store=seeded, config=config, reminders=None, bottle=None), NOW)
     assert state["intake_today_ml"] == pytest.approx(after["intake_ml"], abs=1)

@@ -10,8 +10,8 @@ import pytest
 
 from device import factors as factor_rules
 from device.actions import RATE_LIMITS, ActionRefused, Actions, RateLimited
-from device.commands import CommandError, SetFactors, parse_command
-from device.rate_limits import RateLimits
+from device.guards.rate_limits import RateLimits
+from device.mqtt.commands import CommandError, SetFactors, parse_command
 from tests.test_dashboard_fixtures import (  # noqa: F401  (fixtures)
     NOW, app, client, health, make_config, post, reminders, scale, seeded, store,
 )

@@ -18,7 +18,7 @@ import pytest
 
 from device.config import Config
 from device.daemon import Daemon
-from device.hardware import SimulatedBottle
+from simulator.rigs import SimulatedBottle
 from tests.conftest import wait_for
 
 KILLS = 20
@@ -36,8 +36,8 @@ RUNNER = """
 import sys
 from device.config import load_config
 from device.daemon import run_daemon, Daemon
-from device.hardware import SimulatedBottle
-from device.logs import setup_logging
+from simulator.rigs import SimulatedBottle
+from device.runtime.logs import setup_logging
 from simulator.bottle_scenario import plan_day
 
 config, _ = load_config(sys.argv[1])
@@ -270,7 +270,7 @@ def test_i2c_error_bursts_and_an_unplugged_bed_sensor_become_health_and_recover(
         assert health().errors >= 1
         assert "121" in health().detail or "Remote I/O" in health().detail, health().detail
         # the daemon wrote it to health.json for `crampwatch status`
-        from device.health_file import read_health
+        from device.runtime.health_file import read_health
 
         assert wait_for(lambda: (read_health(tmp_path / "health.json") or {}).get("parts", {})
                         .get("bed", {}).get("state") == "failed", 5)
@@ -331,8 +331,8 @@ def fill(directory) -> int:
 
 
 def test_a_full_disk_fails_writes_cleanly_and_the_daemon_carries_on(small_disk):
-    from device.events import Drink
-    from device.health_file import read_health
+    from device.runtime.health_file import read_health
+    from vocabulary.events import Drink
 
     data = small_disk / "data"
     daemon = bed_daemon(data)

@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from device.health_file import read_health
+from device.runtime.health_file import read_health
 from tests.conftest import stop_daemon, wait_for
 
 OUTAGE_S = 150.0  # "minutes": the simulated person drinks about every 30 s meanwhile

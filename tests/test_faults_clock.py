@@ -31,7 +31,7 @@ import time
 
 import pytest
 
-from device.health_file import read_health
+from device.runtime.health_file import read_health
 from tests.conftest import stop_daemon, wait_for
 
 DEVICE = "clockjump"
@@ -62,8 +62,8 @@ RUNNER = '''
 import json, sys, threading, time
 from device.config import load_config
 from device.daemon import Daemon
-from device.hardware import SimulatedBottle
-from device.logs import setup_logging
+from simulator.rigs import SimulatedBottle
+from device.runtime.logs import setup_logging
 from scheduler.service import ReminderService
 from simulator.bottle_scenario import plan_day
 
@@ -342,8 +342,8 @@ def test_a_reminder_published_while_the_state_is_being_built_does_not_deadlock(b
 
     from device.config import Config
     from device.health import Health
-    from device.mqtt_service import MqttService
-    from device.storage import Store
+    from device.mqtt.service import MqttService
+    from device.storage.store import Store
 
     reminder_lock = threading.RLock()  # the reminder service's lock
     building = threading.Event()

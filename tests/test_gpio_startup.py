@@ -14,9 +14,9 @@ import sys
 import pytest
 
 from device.config import Config
-from device.errors import ConfigError
-from device.pins import NO_GPIO_CHIP, check_gpio_present
+from device.hardware.pins import NO_GPIO_CHIP, check_gpio_present
 from tests.conftest import free_port
+from vocabulary.errors import ConfigError
 
 HAS_GPIO = bool(glob.glob("/dev/gpiochip*") or glob.glob("/dev/gpiomem*"))
 

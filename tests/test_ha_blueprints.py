@@ -20,19 +20,19 @@ import paho.mqtt.client as paho
 import pytest
 import yaml
 
-import device.reminder_events  # noqa: F401  (registers night_summary and the reminder events)
+import vocabulary.reminder_events  # noqa: F401  (registers night_summary and the reminder events)
 from device.actions import SNOOZE_RANGE_MIN
-from device.commands import COMMANDS, parse_command
 from device.config import Config
-from device.discovery import components
-from device.events import event_types
 from device.health import Health
-from device.mqtt_service import MqttService, event_message
-from device.reminder_events import NightSummary
-from device.storage import Store
+from device.mqtt.commands import COMMANDS, parse_command
+from device.mqtt.discovery import components
+from device.mqtt.service import MqttService, event_message
+from device.storage.store import Store
 from scheduler import policy
 from scheduler.service import REMINDER_TOPIC
 from scheduler.state import ReminderRecord
+from vocabulary.events import event_types
+from vocabulary.reminder_events import NightSummary
 
 BLUEPRINTS = sorted((Path(__file__).parent.parent / "docs" / "home-assistant").glob("*.yaml"))
 DEVICE = "bedroom"

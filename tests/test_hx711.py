@@ -14,16 +14,16 @@ from gpiozero.pins.mock import MockFactory, MockPin
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.errors import SensorError, SensorGlitch, SensorNotFound, SensorTimeout
 from sensors.hx711 import GAINS, HX711, SATURATED_HIGH, SATURATED_LOW, is_saturated
 from simulator.hx711_chip import ClockPin, DataPin, FakeHX711
+from vocabulary.errors import SensorError, SensorGlitch, SensorNotFound, SensorTimeout
 
 # A loaded machine may preempt the driver with PD_SCK high for more than 60 us. The
 # emulator then really powers down, the driver notices, warns SensorGlitch and reads
 # again, so the values these tests check still come back. The warning itself is
 # checked in test_a_stalled_clock_is_detected_and_the_read_retried (pytest.warns sees
 # warnings whatever the filters say).
-pytestmark = pytest.mark.filterwarnings("ignore::device.errors.SensorGlitch")
+pytestmark = pytest.mark.filterwarnings("ignore::vocabulary.errors.SensorGlitch")
 
 DOUT, PD_SCK = 5, 6
 SPS = 80

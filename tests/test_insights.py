@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from device import insights
 from device.config import Config
-from device.events import CrampLog, Drink, Sleep, Wake
-from device.reminder_events import Stretched
-from device.storage import Store
+from device.insights import analysis
+from device.storage.store import Store
+from vocabulary.events import CrampLog, Drink, Sleep, Wake
+from vocabulary.reminder_events import Stretched
 
 TZ_NAME = "Europe/Berlin"
 TZ = ZoneInfo(TZ_NAME)
@@ -63,7 +63,7 @@ def analyse_planted(nights: int, seed: int, **kw) -> dict:
     store = Store(":memory:")
     truth = plant(store, nights, seed=seed, **kw)
     now = at(FIRST + timedelta(days=nights), 12.0)
-    result = insights.analyse(store, config(), now)
+    result = analysis.analyse(store, config(), now)
     assert [r["cramp_night"] for r in result["rows"]] == truth  # labels first, then the detector
     return result
 
@@ -118,36 +118,36 @@ def test_intake_quartiles_with_enough_nights():
 def test_not_enough_nights_yet_says_how_many_are_needed():
     store = Store(":memory:")
     plant(store, 10, seed=1)
-    result = insights.analyse(store, config(), at(FIRST + timedelta(days=10), 12.0))
+    result = analysis.analyse(store, config(), at(FIRST + timedelta(days=10), 12.0))
     assert not result["enough"] and result["comparisons"] == []
     assert result["message"] == "Not enough nights yet: 10 recorded nights, 28 needed (18 more)."
-    result = insights.analyse(store, config(min_nights=10), at(FIRST + timedelta(days=10), 12.0))
+    result = analysis.analyse(store, config(min_nights=10), at(FIRST + timedelta(days=10), 12.0))
     assert result["enough"]
 
 
 def test_a_small_group_is_not_compared():
     rows = [{"recorded": True, "intake_measured": True, "goal_met": k < 3, "stretched": True,
              "cramp_night": k % 2 == 0, "intake_ml": 1000.0 + k} for k in range(30)]
-    result = insights.comparisons(rows, config())
+    result = analysis.comparisons(rows, config())
     goal = by_key(result, "goal")
     assert not goal["enough"] and goal["p_value"] is None and "fewer than 5 nights" in goal["sentence"]
 
 
 def test_rate_ratio_and_fisher_match_known_values():
     # 12/40 against 6/40: risk ratio 2; Fisher two-sided p for [[12, 28], [6, 34]] is about 0.18
-    r = insights.rate_ratio((12, 40), (6, 40))
+    r = analysis.rate_ratio((12, 40), (6, 40))
     assert r["rate_ratio"] == 2.0 and r["ci_low"] < 1.0 < r["ci_high"]
     assert 0.15 < r["p_value"] < 0.2
 
 
 def test_rate_ratio_with_a_group_without_cramp_nights():
     # no cramp night in the reference group: no ratio to show (it would be infinite), no interval
-    r = insights.rate_ratio((6, 20), (0, 20))
+    r = analysis.rate_ratio((6, 20), (0, 20))
     assert (r["rate_ratio"], r["ci_low"], r["ci_high"]) == (None, None, None) and 0 < r["p_value"] < 0.05
     # none in the exposed group: the ratio is 0, still no interval (its upper end is undefined)
-    r = insights.rate_ratio((0, 20), (6, 20))
+    r = analysis.rate_ratio((0, 20), (6, 20))
     assert (r["rate_ratio"], r["ci_low"], r["ci_high"]) == (0.0, None, None) and 0 < r["p_value"] < 0.05
-    assert insights.rate_ratio((3, 30), (3, 30))["p_value"] == 1.0  # the likeliest table
+    assert analysis.rate_ratio((3, 30), (3, 30))["p_value"] == 1.0  # the likeliest table
 
 
 # -- the doctor flag -----------------------------------------------------------------------
@@ -169,14 +169,14 @@ def week(store: Store, cramp_nights: set[int], *, denied: set[int] = frozenset()
 def test_doctor_flag_two_of_seven_nights_is_not_raised():
     store = Store(":memory:")
     now = week(store, {1, 4})
-    flag = insights.doctor_flag_at(store, config(), now)
+    flag = analysis.doctor_flag_at(store, config(), now)
     assert flag == {"raised": False, "cramp_nights": 2, "nights": 7, "threshold": 3, "message": None}
 
 
 def test_doctor_flag_three_of_seven_nights_is_raised_with_a_plain_message():
     store = Store(":memory:")
     now = week(store, {0, 3, 6})
-    flag = insights.doctor_flag_at(store, config(), now)
+    flag = analysis.doctor_flag_at(store, config(), now)
     assert flag["raised"] and flag["cramp_nights"] == 3
     assert flag["message"].startswith("Cramps woke you on 3 of the last 7 nights.")
     for words in ("frequent, severe or persistent", "weakness, swelling or numbness", "see a doctor"):
@@ -187,17 +187,17 @@ def test_doctor_flag_three_of_seven_nights_is_raised_with_a_plain_message():
 def test_confirmed_labels_override_the_detector_for_the_doctor_flag():
     store = Store(":memory:")
     now = week(store, {0, 3, 6}, denied={6})  # the person said the last one was no cramp
-    assert not insights.doctor_flag_at(store, config(), now)["raised"]
+    assert not analysis.doctor_flag_at(store, config(), now)["raised"]
     store = Store(":memory:")
     now = week(store, {0, 3}, confirmed={5})  # the detector missed one the person confirmed
-    assert insights.doctor_flag_at(store, config(), now)["raised"]
+    assert analysis.doctor_flag_at(store, config(), now)["raised"]
 
 
 def test_doctor_flag_thresholds_are_configurable():
     store = Store(":memory:")
     now = week(store, {1, 4})
-    assert insights.doctor_flag_at(store, config(doctor_nights=2), now)["raised"]
-    assert not insights.doctor_flag_at(store, config(doctor_nights=2, doctor_window=3), now)["raised"]
+    assert analysis.doctor_flag_at(store, config(doctor_nights=2), now)["raised"]
+    assert not analysis.doctor_flag_at(store, config(doctor_nights=2, doctor_window=3), now)["raised"]
     with pytest.raises(Exception, match="doctor_nights"):
         config(doctor_nights=8, doctor_window=7)
 
@@ -205,7 +205,7 @@ def test_doctor_flag_thresholds_are_configurable():
 def test_the_cached_doctor_flag_follows_a_new_label():
     store = Store(":memory:")
     now = week(store, {0, 3, 6})
-    cache = insights.DoctorFlagCache()
+    cache = analysis.DoctorFlagCache()
     assert cache.get(store, config(), now)["raised"]
     assert cache.get(store, config(), now + 60) is cache.get(store, config(), now + 120)  # cached
     wake_id = next(e["id"] for e in store.events(types=["wake"]) if e["start"] > at(FIRST + timedelta(days=6), 20))
@@ -216,7 +216,7 @@ def test_the_cached_doctor_flag_follows_a_new_label():
 def test_nightly_rows_hold_the_day_before():
     store = Store(":memory:")
     plant(store, 3, seed=2)
-    rows = insights.nights(store, config(), FIRST, FIRST + timedelta(days=2))
+    rows = analysis.nights(store, config(), FIRST, FIRST + timedelta(days=2))
     assert [r["night"] for r in rows] == ["2026-03-01", "2026-03-02", "2026-03-03"]
     first = rows[0]
     assert first["recorded"] and first["wakes"] == 2 and first["intake_measured"]
@@ -292,7 +292,7 @@ def test_cramp_nights_this_week_are_the_last_seven_whatever_the_doctor_window():
 def test_the_mqtt_state_carries_the_doctor_flag():
     from types import SimpleNamespace
 
-    from device.state import daemon_state
+    from device.mqtt.state import daemon_state
 
     store = Store(":memory:")
     now = week(store, {0, 3, 6})
@@ -311,7 +311,7 @@ def test_a_failing_doctor_flag_leaves_the_state_publishable():
             raise OSError("disk I/O error")
 
     daemon = SimpleNamespace(store=Failing(), config=config())
-    assert insights.daemon_doctor_flag(daemon, at(FIRST, 12.0)) is None
+    assert analysis.daemon_doctor_flag(daemon, at(FIRST, 12.0)) is None
 
 
 # -- in headless Chromium (the dashboard's browser-test setup) -------------------------------

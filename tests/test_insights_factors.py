@@ -7,10 +7,10 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from device import insights
-from device.events import DailyFactors, Drink, Sleep, Wake
-from device.storage import Store
+from device.insights import analysis
+from device.storage.store import Store
 from tests.test_insights import FIRST, at, by_key, config
+from vocabulary.events import DailyFactors, Drink, Sleep, Wake
 
 FACTOR_KEYS = ("supplement", "exercise", "alcohol", "medication", "electrolyte")
 
@@ -48,7 +48,7 @@ def plant(store: Store, nights: int, *, seed: int, hard: float = 1.0, electrolyt
 def analyse_planted(nights: int, seed: int, **kw) -> dict:
     store = Store(":memory:")
     truth = plant(store, nights, seed=seed, **kw)
-    result = insights.analyse(store, config(), at(FIRST + timedelta(days=nights), 12.0))
+    result = analysis.analyse(store, config(), at(FIRST + timedelta(days=nights), 12.0))
     assert [r["cramp_night"] for r in result["rows"]] == truth
     return result
 
@@ -104,7 +104,7 @@ def test_a_factor_left_unset_on_a_recorded_day_counts_as_no():
     day = FIRST + timedelta(days=45)
     store.add_events([Sleep(start=at(day, 23.4), end=at(day, 30.8)),
                       DailyFactors(t=at(day, 20.0), day=day.isoformat(), supplement=True)])
-    row = insights.analyse(store, config(), at(day + timedelta(days=1), 12.0))["rows"][-1]
+    row = analysis.analyse(store, config(), at(day + timedelta(days=1), 12.0))["rows"][-1]
     assert row["factors"] == {"supplement": True, "exercise": "none", "alcohol": False, "medication": ""}
 
 

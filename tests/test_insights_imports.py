@@ -1,7 +1,7 @@
 """The Insights page, its API and the doctor's report load no scipy (issue 16).
 
 scipy alone cost the daemon ~70 MB, against a budget of 80 MB on a Pi Zero 2 W; the
-exact test and the interval are plain Python now (device/stats.py). Nothing a person
+exact test and the interval are plain Python now (device/insights/stats.py). Nothing a person
 opens in the dashboard may load scipy, pandas or matplotlib lazily either: a fresh
 interpreter builds the dashboard over months of history, opens every page and API
 GET, writes the report and the CSV summaries, and says which of them it has loaded.
@@ -18,16 +18,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("scipy", "pandas", "matplotlib")
-RUNTIME = ("device", "sensors", "scheduler", "dashboard", "simulator")
+RUNTIME = ("vocabulary", "device", "sensors", "scheduler", "dashboard", "simulator")
 
 OPEN_EVERYTHING = r"""
 import json, re, sys, tempfile
 from urllib.parse import urlsplit
 
 from dashboard import create_app
-from device import report
+from device.insights import report
 from device.health import Health
-from device.storage import Store
+from device.storage.store import Store
 from simulator.history import seed_history
 from tests.test_dashboard_fixtures import NOW, TZ, make_config
 

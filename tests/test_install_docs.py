@@ -17,7 +17,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from device.cli import build_parser
+from device.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = (ROOT / "docs" / "raspberry-pi.md").read_text(encoding="utf-8")

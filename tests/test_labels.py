@@ -36,8 +36,8 @@ def test_a_press_far_from_any_wake_is_a_cramp_of_its_own():
 
 # -- a label's id: two different statements in one millisecond both stay ----------------------
 def _burst_store():
-    from device.events import Wake
-    from device.storage import Store
+    from device.storage.store import Store
+    from vocabulary.events import Wake
 
     store = Store(":memory:")
     store.add_events([Wake(start=1000.0, end=1300.0, bed_exit=True, cramp=True, score=0.9),
@@ -48,7 +48,7 @@ def _burst_store():
 def test_a_burst_of_mqtt_cramp_commands_in_one_millisecond_loses_none():
     """Commands queued by the broker arrive together and are handled within a millisecond."""
     from device.actions import Actions
-    from device.commands import Cramp, action_handlers
+    from device.mqtt.commands import Cramp, action_handlers
 
     store = _burst_store()
     handle = action_handlers(Actions(store, clock=lambda: 9000.0))["cramp"]  # the clock does not move between them
@@ -62,7 +62,7 @@ def test_a_burst_of_mqtt_cramp_commands_in_one_millisecond_loses_none():
 
 
 def test_the_same_statement_twice_is_stored_once():
-    from device.events import CrampLog
+    from vocabulary.events import CrampLog
 
     store = _burst_store()
     deny = CrampLog(t=9000.0, confirmed=False, wake_id="wake-1000000", source="mqtt")
@@ -73,7 +73,7 @@ def test_the_same_statement_twice_is_stored_once():
 
 
 def test_a_plain_cramps_id_is_what_it_always_was():
-    from device.events import CrampLog
+    from vocabulary.events import CrampLog
 
     assert CrampLog(t=1764120100.5, source="button").id == "cramp-1764120100500"  # ids already stored match
     assert CrampLog(t=1764120100.5, wake_id="wake-1").id != CrampLog(t=1764120100.5, wake_id="wake-2").id
@@ -106,10 +106,10 @@ def test_every_reader_joins_a_press_to_a_wake_by_the_one_rule():
     from zoneinfo import ZoneInfo
 
     from dashboard.nights import nights
-    from device.events import CrampLog, Wake
     from device.labels import AFTER_WAKE_S, BEFORE_WAKE_S
-    from device.storage import Store
+    from device.storage.store import Store
     from scheduler.policy import cramp_count
+    from vocabulary.events import CrampLog, Wake
 
     tz = ZoneInfo("Europe/Berlin")
     n = datetime(2026, 11, 20, 23, 0, tzinfo=tz).timestamp()

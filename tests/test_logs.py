@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from device.logs import redact
+from device.runtime.logs import redact
 from tests.conftest import free_port, stop_daemon, wait_for
 
 MQTT_SECRET = "mq-Pw-8e1f44"

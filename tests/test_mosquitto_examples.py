@@ -24,13 +24,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from device.actions import GOAL_SETTING
 from device.config import Config
-from device.events import Drink
 from device.health import Health
-from device.mqtt_client import close_sockets
-from device.mqtt_service import MqttService
-from device.storage import Store
+from device.mqtt.client import close_sockets
+from device.mqtt.service import MqttService
+from device.storage.store import Store
 from scheduler.service import REMINDER_TOPIC
 from tests.conftest import Broker, Listener, free_port, wait_for
+from vocabulary.events import Drink
 
 DOCS = Path(__file__).parent.parent / "docs" / "mosquitto"
 PASSWORDS = {"bedroom": "bedroom-secret-1", "guest-room": "guest-secret-2", "homeassistant": "ha-secret-3"}

@@ -12,12 +12,12 @@ import random
 import numpy as np
 import pytest
 
-from device.errors import SensorGlitch
 from sensors.mpu6050 import AFS_SEL, MPU6050, RATES, dlpf_for
 from simulator.i2c_bus import FakeSMBus
 from simulator.mpu6050_chip import FakeMPU6050
 from tests.test_accelerometers import MPU, FakeClock, rig_fixture
 from tests.test_accelerometers import clock as clock_fixture
+from vocabulary.errors import SensorGlitch
 
 ADDR = 0x68
 LSB = 1 / 16384  # at +-2 g

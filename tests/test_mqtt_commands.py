@@ -6,13 +6,13 @@ import sys
 
 import pytest
 
-from device.commands import (Ack, CommandDispatcher, CommandError, Cramp, Goal, Snooze, Tare, action_handlers,
-                             parse_command)
 from device.actions import Actions, ActionRefused
-from device.events import Wake
-from device.storage import Store
+from device.mqtt.commands import (Ack, CommandDispatcher, CommandError, Cramp, Goal, Snooze, Tare, action_handlers,
+                             parse_command)
+from device.storage.store import Store
 from tests.conftest import wait_for
 from tests.test_mqtt_service import service_for
+from vocabulary.events import Wake
 
 NOW = 1764120000.0
 

@@ -7,9 +7,9 @@ import signal
 import subprocess
 import sys
 
-from device.events import Drink, Wake
-from device.storage import Store
+from device.storage.store import Store
 from tests.conftest import wait_for
+from vocabulary.events import Drink, Wake
 
 
 def write_config(tmp_path, broker, device_id):

@@ -10,7 +10,7 @@ import jinja2
 import pytest
 
 from device.config import Config, DashboardSection
-from device.discovery import (HEALTH_OPTIONS, NIGHT_EVENT_TYPES, DeviceInfo, components, configuration_url,
+from device.mqtt.discovery import (HEALTH_OPTIONS, NIGHT_EVENT_TYPES, DeviceInfo, components, configuration_url,
                               device_info, discovery_message, discovery_topic, payload_dict, state_expiry_s)
 
 # -- Home Assistant's rules, as its MQTT integration applies them (homeassistant/components/mqtt:
@@ -326,13 +326,13 @@ def daemon_like_state(tmp_path) -> dict:
     stored week: last night's summary as the reminder service makes it, a drink, someone in bed."""
     from types import SimpleNamespace
 
-    from device.events import Drink
     from device.health import Health
-    from device.mqtt_service import MqttService
-    from device.state import daemon_state
-    from device.storage import Store
+    from device.mqtt.service import MqttService
+    from device.mqtt.state import daemon_state
+    from device.storage.store import Store
     from scheduler import policy
     from tests.test_insights import config as insights_config, week
+    from vocabulary.events import Drink
 
     store = Store(":memory:")
     now = week(store, {0, 3, 6})
@@ -384,8 +384,8 @@ def test_the_doctor_flag_entity_is_on_with_the_message_as_attributes():
 def test_the_doctor_flag_entity_renders_what_the_daemon_publishes():
     from types import SimpleNamespace
 
-    from device.state import daemon_state
-    from device.storage import Store
+    from device.mqtt.state import daemon_state
+    from device.storage.store import Store
     from tests.test_insights import config, week
 
     store = Store(":memory:")

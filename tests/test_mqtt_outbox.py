@@ -10,11 +10,11 @@ import textwrap
 import threading
 import time
 
-from device.events import Drink, Refill
-from device.migrations import MIGRATIONS
-from device.storage import Store
+from device.storage.migrations import MIGRATIONS
+from device.storage.store import Store
 from tests.conftest import wait_for
 from tests.test_mqtt_service import service_for
+from vocabulary.events import Drink, Refill
 
 
 def drinks(n, t0=1764060000.0):
@@ -147,10 +147,10 @@ def test_a_broker_restart_loses_no_event_and_the_client_is_back_quickly(own_brok
 KILLED_DAEMON = textwrap.dedent("""
     import os, sys
     from device.config import Config
-    from device.events import Drink
+    from vocabulary.events import Drink
     from device.health import Health
-    from device.mqtt_service import MqttService
-    from device.storage import Store
+    from device.mqtt.service import MqttService
+    from device.storage.store import Store
     config = Config.model_validate({"device": {"id": "killed", "data_dir": sys.argv[1]},
                                     "mqtt": {"host": "127.0.0.1", "port": int(sys.argv[2])}})
     store = Store(config.data_path)

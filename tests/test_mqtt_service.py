@@ -10,11 +10,11 @@ import textwrap
 import time
 
 from device.config import Config
-from device.events import Drink, Wake
 from device.health import Health
-from device.mqtt_service import STATE_KEYS, MqttService, event_message
-from device.storage import Store
+from device.mqtt.service import STATE_KEYS, MqttService, event_message
+from device.storage.store import Store
 from tests.conftest import wait_for
+from vocabulary.events import Drink, Wake
 
 
 def config_for(broker, tmp_path, device_id, **mqtt):
@@ -54,8 +54,8 @@ WILL_SCRIPT = textwrap.dedent("""
     import sys, time
     from device.config import Config
     from device.health import Health
-    from device.mqtt_service import MqttService
-    from device.storage import Store
+    from device.mqtt.service import MqttService
+    from device.storage.store import Store
     config = Config.model_validate({"device": {"id": sys.argv[1], "data_dir": sys.argv[2]},
                                     "mqtt": {"host": "127.0.0.1", "port": int(sys.argv[3])}})
     MqttService(config, Store(config.data_path), Health()).start()
@@ -193,8 +193,8 @@ def test_a_password_protected_broker(own_broker, listen, tmp_path):
 def test_credentials_and_tls_files_that_cannot_be_read_are_configuration_errors(broker, tmp_path, monkeypatch):
     import pytest
 
-    from device.errors import ConfigError
-    from device.mqtt_client import read_password
+    from device.mqtt.client import read_password
+    from vocabulary.errors import ConfigError
 
     missing = str(tmp_path / "missing")
     with pytest.raises(ConfigError, match="mqtt.password_file"):

@@ -15,10 +15,10 @@ import math
 import numpy as np
 import pytest
 
-from device.events import Event, Wake
 from sensors.night_analysis import NightAnalyzer, NightWake, analyze_bed, analyze_counts
 from sensors.night_features import EpochFeatures, NightFeatures
 from sensors.night_periods import PeriodParams, sleep_periods, wake_episodes
+from vocabulary.events import Event, Wake
 
 T0 = 1_793_655_000.0  # 21:30 UTC, a multiple of 30 s
 MIN = 60.0
@@ -249,10 +249,10 @@ def test_in_bed_follows_the_bed_as_samples_arrive():
 
 
 def test_the_bed_workers_in_bed_is_unknown_once_the_sensor_goes_quiet(tmp_path):
-    from device.bed_worker import IN_BED_STALE_S, BedWorker
     from device.health import Health
-    from device.sensor_time import SensorTime
-    from device.storage import Store
+    from device.storage.store import Store
+    from device.workers.bed_worker import IN_BED_STALE_S, BedWorker
+    from sensors.sensor_time import SensorTime
 
     mono = [0.0]
     t, xyz = Bed(25.0).wait(2 * MIN).get_in().wait(4 * MIN).render()

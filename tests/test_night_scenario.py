@@ -9,11 +9,11 @@ import re
 import numpy as np
 import pytest
 
-from device.events import Sleep, Wake
-from device.traces import read_trace
 from simulator.night_scenario import (
     CHIPS, DEFAULT_START, DEMO_EMPTY_S, DEMO_ONSET_S, DEMO_PAD_S, plan_night, write_night,
 )
+from vocabulary.events import Sleep, Wake
+from vocabulary.traces import read_trace
 
 SEEDS = range(16)
 

@@ -17,12 +17,12 @@ import pytest
 from dashboard import SECRET_KEY_SETTING, create_app
 from dashboard.passwords import write_hash
 from dashboard.secret_key import FILE_NAME as KEY_FILE
-from device.cli import main
-from device.events import Drink
+from device.cli.main import main
 from device.health import Health
-from device.storage import DB_NAME, StorageCorrupt, Store
-from device.storage_open import open_checked
+from device.storage.opening import open_checked
+from device.storage.store import DB_NAME, StorageCorrupt, Store
 from tests.conftest import free_port, stop_daemon, wait_for
+from vocabulary.events import Drink
 
 
 def mode(path) -> int:

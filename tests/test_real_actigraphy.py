@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 from benchmarks.actigraphy_rest import WHEEL, fetch
-from device.events import Sleep, Wake
 from sensors.actiware import load_actiware, read_actiware
 from sensors.night_analysis import analyze_counts
 from sensors.night_periods import score_counts, to_grid
+from vocabulary.events import Sleep, Wake
 
 MEMBER = "pyActigraphy/tests/data/test_sample_rpx_eng.csv"
 

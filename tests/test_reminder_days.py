@@ -8,11 +8,11 @@ import pytest
 from device.actions import ActionRefused, Actions
 
 from device.config import Config
-from device.events import CrampLog, Sleep, Wake
-from device.storage import Store
+from device.storage.store import Store
 from scheduler import jobs, policy
 from scheduler.clock import EARLIEST_PLAUSIBLE, ClockSanity
 from scheduler.day_sim import FakeClock, SimulatedDay, typical_day
+from vocabulary.events import CrampLog, Sleep, Wake
 
 DAY = date(2026, 11, 4)  # an ordinary Wednesday
 
@@ -233,7 +233,7 @@ def test_last_nights_summary_waits_for_the_sleep_period_and_is_stored_once():
 
 
 def test_a_restart_mid_reminder_neither_repeats_nor_forgets_it(tmp_path):
-    from scheduler.outputs import simulated_pin_factory
+    from simulator.rigs import simulated_pin_factory
 
     config = make_config(outputs={"led_pin": 12, "buzzer_pin": 16})
     clock = FakeClock(plan_of(config).start)

@@ -10,7 +10,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from device.config import Config
 from device.health import Health
-from device.storage import Store
+from device.storage.store import Store
 from scheduler import jobs
 from scheduler.clock import EARLIEST_PLAUSIBLE, ClockSanity
 from scheduler.service import ReminderService
@@ -100,8 +100,8 @@ def test_the_service_on_a_real_background_scheduler(tmp_path):
 def test_the_service_follows_settings_changed_on_the_dashboard_without_a_restart(tmp_path):
     """Settings saved on the dashboard reach the running reminders at their next tick
     or status: the day's times (and the jobs planned from them), the pace, the stretching."""
-    from dashboard.settings import SettingsService
     from device.actions import GOAL_SETTING, Actions
+    from device.settings import SettingsService
 
     config = make_config("UTC")
     store = Store(tmp_path)

@@ -7,7 +7,8 @@ from gpiozero.pins.mock import MockFactory
 from device.config import Config, OutputsSection
 from scheduler import policy
 from scheduler.day_sim import SimulatedDay
-from scheduler.outputs import Outputs, simulated_pin_factory
+from scheduler.outputs import Outputs
+from simulator.rigs import simulated_pin_factory
 from tests.test_reminder_days import DAY, FakeScheduler
 
 LED, BUZZER, BUTTON = 12, 16, 26

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from device.config import Config, HydrationSection, StretchSection, validate_config
-from device.errors import ConfigError
 from scheduler import policy
+from vocabulary.errors import ConfigError
 
 H, S = HydrationSection(), StretchSection()
 BERLIN, NEW_YORK, UTC = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"), ZoneInfo("UTC")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from device.storage import Store
+from device.storage.store import Store
 from scheduler.state import ReminderRecord, ReminderStates
 
 

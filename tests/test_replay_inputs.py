@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from device.cli import main
+from device.cli.main import main
 from sensors.night_periods import oakley_weights, score_counts
 
 

@@ -9,9 +9,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from device import report
-from device.cli import main
-from device.storage import Store
+from device.cli.main import main
+from device.insights import report
+from device.storage.store import Store
 from simulator.history import seed_history
 from tests.test_insights import FIRST, TZ, at, config, plant, week
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from device.bed_worker import BedWorker
-from device.bottle_worker import BottleWorker
 from device.health import Health
-from device.sensor_time import SensorTime
-from device.storage import Store
+from device.storage.store import Store
+from device.workers.bed_worker import BedWorker
+from device.workers.bottle_worker import BottleWorker
 from sensors.bottle_detector import BottleDetector
 from sensors.calibration import Calibration
 from sensors.night_analysis import NightAnalyzer
+from sensors.sensor_time import SensorTime
 from tests.test_bottle_detector import T0, Trace
 
 

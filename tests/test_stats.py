@@ -1,4 +1,4 @@
-"""device.stats against the scipy functions it replaces, on thousands of random tables.
+"""device.insights.stats against the scipy functions it replaces, on thousands of random tables.
 
 scipy is a test dependency only (the daemon must not load it: ~70 MB on a Pi Zero 2 W).
 """
@@ -14,7 +14,7 @@ import pytest
 from scipy.stats import fisher_exact
 from scipy.stats.contingency import relative_risk as scipy_relative_risk
 
-from device.stats import ALTERNATIVES, fisher_exact_p, relative_risk
+from device.insights.stats import ALTERNATIVES, fisher_exact_p, relative_risk
 
 SIZES = [3, 3, 8, 8, 30, 30, 100, 400, 2500]  # the largest cell drawn from 0..size; small ones give ties and zeros
 

@@ -8,12 +8,12 @@ import subprocess
 import sys
 import time
 
-from device.cli import main
-from device.events import Drink
+from device.cli.main import main
 from device.health import Health
-from device.health_file import HealthWriter, health_path, read_health, write_atomic
-from device.storage import Store
+from device.runtime.health_file import HealthWriter, health_path, read_health, write_atomic
+from device.storage.store import Store
 from tests.conftest import free_port, wait_for
+from vocabulary.events import Drink
 
 
 def status(capsys, data_dir, *extra):

@@ -4,10 +4,10 @@ import sqlite3
 
 import pytest
 
-from device.errors import SchemaTooNew, StorageError
-from device.events import Drink, Refill, Wake
-from device.migrations import MIGRATIONS
-from device.storage import Store
+from device.storage.migrations import MIGRATIONS
+from device.storage.store import Store
+from vocabulary.errors import SchemaTooNew, StorageError
+from vocabulary.events import Drink, Refill, Wake
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def test_same_event_twice_is_stored_once(store):
 
 def test_a_different_event_with_a_stored_id_keeps_the_first_and_is_logged(store, caplog):
     store.add_event(Drink(t=100.0, ml=150.0))
-    with caplog.at_level("WARNING", logger="device.storage"):
+    with caplog.at_level("WARNING", logger="device.storage.store"):
         assert store.add_event(Drink(t=100.0, ml=150.0)) is False  # a retry: silent
         assert not caplog.records
         assert store.add_event(Drink(t=100.0, ml=90.0)) is False
@@ -81,7 +81,7 @@ def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path):
 
 def test_a_failed_migration_leaves_the_old_schema(tmp_path, monkeypatch):
     Store(tmp_path).close()
-    monkeypatch.setattr("device.storage.MIGRATIONS", MIGRATIONS + ["CREATE TABLE x (a); SELECT nonsense("])
+    monkeypatch.setattr("device.storage.store.MIGRATIONS", MIGRATIONS + ["CREATE TABLE x (a); SELECT nonsense("])
     with pytest.raises(StorageError, match="cannot open database"):
         Store(tmp_path)
     monkeypatch.undo()

@@ -9,14 +9,14 @@ from types import SimpleNamespace
 import pytest
 
 from device.config import Config
-from device.daemon import Daemon
-from device.epoch_writer import EpochWriter
-from device.errors import ConfigError
-from device.events import Drink
 from device.config import validate_config
+from device.daemon import Daemon
 from device.health import Health
-from device.storage import Store
-from device.storage_monitor import DAY_S, StorageMonitor
+from device.storage.monitor import DAY_S, StorageMonitor
+from device.storage.store import Store
+from device.workers.epoch_writer import EpochWriter
+from vocabulary.errors import ConfigError
+from vocabulary.events import Drink
 
 
 def epoch(t, activity=1.0, presence=0.5):
@@ -128,7 +128,7 @@ def test_health_shows_writes_per_hour_and_low_space(tmp_path):
 
 
 def test_the_daemon_writes_bed_epochs_in_batches_and_at_stop(tmp_path):
-    from device.hardware import SimulatedBottle
+    from simulator.rigs import SimulatedBottle
 
     config = Config.model_validate({"device": {"data_dir": str(tmp_path)}, "dashboard": {"enabled": False},
                                     "bottle": {"enabled": False},
@@ -141,7 +141,7 @@ def test_the_daemon_writes_bed_epochs_in_batches_and_at_stop(tmp_path):
 
         assert wait_for(lambda: daemon.bed.epoch_writer.pending >= 2, 60)
         pending = daemon.bed.epoch_writer.pending
-        from device.status import collect_status, format_status
+        from device.cli.status import collect_status, format_status
 
         daemon.health_writer.beat()  # health.json now, as `crampwatch status` reads it
         status = collect_status(config)

@@ -11,7 +11,7 @@ import pytest
 
 from device.config import Config
 from device.daemon import Daemon
-from device.hardware import SimulatedBottle
+from simulator.rigs import SimulatedBottle
 from tests.conftest import wait_for
 from tests.test_faults import fill, small_disk  # noqa: F401  (small_disk is a fixture)
 

@@ -15,8 +15,8 @@ import pytest
 
 from device.config import Config
 from device.daemon import Daemon
-from device.events import Drink
-from device.storage import DB_NAME, Store, StorageCorrupt
+from device.storage.store import DB_NAME, Store, StorageCorrupt
+from vocabulary.events import Drink
 
 
 def damaged_database(data_dir, *, at=0.5) -> str:

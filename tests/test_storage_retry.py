@@ -8,12 +8,12 @@ import sqlite3
 
 import pytest
 
-import device.pending_events as pending_events
-from device.events import Drink
+import device.storage.pending_events as pending_events
 from device.health import Health
-from device.sensor_worker import SensorWorker
-from device.storage import Store
+from device.storage.store import Store
+from device.workers.sensor_worker import SensorWorker
 from tests.conftest import wait_for
+from vocabulary.events import Drink
 
 
 @pytest.fixture
@@ -71,8 +71,8 @@ def test_a_bedside_press_the_database_refuses_is_kept_and_written_by_the_storage
     from gpiozero.pins.mock import MockFactory
 
     from device.actions import Actions
-    from device.bedside import BedsideButton
-    from device.storage_monitor import StorageMonitor
+    from device.hardware.bedside import BedsideButton
+    from device.storage.monitor import StorageMonitor
 
     store, release = locked
     factory = MockFactory()

@@ -37,8 +37,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from device.actions import RATE_LIMITS
-from device.health_file import read_health
-from device.storage import Store
+from device.runtime.health_file import read_health
+from device.storage.store import Store
 from tests.conftest import free_port, stop_daemon, wait_for, zone_at_hour
 
 LOCAL_HOUR = 13  # the test's local time of day: inside the drinking window, far from the day's edges

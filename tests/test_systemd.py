@@ -13,9 +13,9 @@ import uuid
 
 import pytest
 
-from device.cli import main
-from device.sdnotify import Notifier, Watchdog
-from device.service import UNIT_NAME, packaged_unit, render_unit
+from device.cli.install_service import UNIT_NAME, packaged_unit, render_unit
+from device.cli.main import main
+from device.runtime.sdnotify import Notifier, Watchdog
 from tests.conftest import free_port
 
 
@@ -212,7 +212,7 @@ def test_install_service_into_an_unwritable_place_exits_2(tmp_path, capsys):
 
 
 def test_create_user_makes_a_system_user_in_the_groups_that_exist(monkeypatch):
-    import device.service as service
+    import device.cli.install_service as service
 
     calls = []
     monkeypatch.setattr(service, "_group_exists", lambda g: g == "i2c")

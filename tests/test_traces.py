@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from device.errors import TraceError
-from device.traces import read_trace, write_trace
+from vocabulary.errors import TraceError
+from vocabulary.traces import read_trace, write_trace
 
 
 @pytest.fixture(autouse=True, params=["polars", "numpy"])

@@ -13,7 +13,7 @@ from datetime import date
 from flask import Blueprint, request
 
 from dashboard.errors import ApiError, bad_field
-from device import json_input
+from device.guards import json_input
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2100, 12, 31)

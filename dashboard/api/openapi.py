@@ -13,10 +13,10 @@ from flask import jsonify
 
 from dashboard.api import bp
 from dashboard.services import services
-from dashboard.settings import editable, secret
 from device.actions import DRINK_MAX_AGE_S, DRINK_RANGE_ML, SNOOZE_RANGE_MIN
 from device.drinks import KINDS, SOURCES
 from device.factors import ALCOHOL_MAX, EXERCISE, FACTORS, MEDICATION_MAX
+from device.settings import editable, secret
 
 NUM = {"type": "number"}
 INT = {"type": "integer"}

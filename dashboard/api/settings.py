@@ -7,8 +7,8 @@ from flask import jsonify
 from dashboard.api import bp, json_body
 from dashboard.errors import ApiError
 from dashboard.services import services
-from dashboard.settings import SettingsError
 from device.actions import GOAL_SETTING
+from device.settings import SettingsError
 
 
 @bp.get("/settings")

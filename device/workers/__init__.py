@@ -1,0 +1,1 @@
+"""The sensor threads: bottle scale and bed accelerometer, from driver to stored event."""
