@@ -37,8 +37,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from device.actions import goal_ml
-from device.drinks import drinks_between
 from device.config import Config, OutputsSection
+from device.drinks import drinks_between
 from device.health import Health
 from scheduler import jobs, policy
 from scheduler.clock import ClockSanity, JumpDetector

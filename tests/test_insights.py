@@ -283,10 +283,10 @@ def test_cramp_nights_this_week_are_the_last_seven_whatever_the_doctor_window():
     store = Store(":memory:")
     now = week(store, {0, 3, 6}, denied={6})
     for cfg in (config(), config(doctor_nights=1, doctor_window=3)):
-        recent = insights.recent_nights_at(store, cfg, now)
+        recent = analysis.recent_nights_at(store, cfg, now)
         assert recent["cramp_nights_week"] == {"cramp_nights": 2, "nights": 7, "recorded": 7,
                                                "first": FIRST.isoformat(), "last": (FIRST + timedelta(days=6)).isoformat()}
-        assert recent["doctor_flag"] == insights.doctor_flag_at(store, cfg, now)  # one table, the same answer
+        assert recent["doctor_flag"] == analysis.doctor_flag_at(store, cfg, now)  # one table, the same answer
 
 
 def test_the_mqtt_state_carries_the_doctor_flag():

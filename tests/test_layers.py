@@ -5,6 +5,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,10 +23,15 @@ def test_the_import_contracts_are_kept():
     assert "0 broken" in run.stdout
 
 
-def test_the_device_parts_are_layered_as_in_the_whole():
-    """The exhaustive contract of device/'s parts lists them in the same order as the layers contract."""
-    def parts(layer: str, prefix: str = "") -> set[str]:
-        return {p.strip() for p in layer.replace(":", "|").split("|") if p.strip().startswith(prefix)}
+@pytest.mark.parametrize("contract", ["device-parts", "scheduler-parts"])
+def test_each_package_is_layered_as_in_the_whole(contract):
+    """A package's exhaustive contract (every module placed) lists its parts in the order of the layers contract."""
+    own = contracts()[contract]
+    prefix = own["containers"][0] + "."
 
-    whole = [{p.removeprefix("device.") for p in parts(layer, "device.")} for layer in contracts()["layers"]["layers"]]
-    assert [layer for layer in whole if layer] == [parts(layer) for layer in contracts()["device-parts"]["layers"]]
+    def parts(layer: str, prefix: str = "") -> set[str]:
+        return {p.strip().removeprefix(prefix) for p in layer.replace(":", "|").split("|")
+                if p.strip().startswith(prefix)}
+
+    whole = [parts(layer, prefix) for layer in contracts()["layers"]["layers"]]
+    assert [layer for layer in whole if layer] == [parts(layer) for layer in own["layers"]]
