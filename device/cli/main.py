@@ -154,6 +154,9 @@ def _load(args, **overrides):
 
 
 def cmd_run(args) -> int:
+    from device.runtime.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread starts
     from device.daemon import run_daemon
 
     from device.config import check_data_dir
@@ -167,6 +170,9 @@ def cmd_demo(args) -> int:
     """The daemon on simulated sensors; the bed plays time-compressed nights (see
     :class:`simulator.rigs.SimulatedBed`), each reported about two minutes after the
     simulated sleeper got up."""
+    from device.runtime.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread starts
     from device.daemon import run_demo
 
     if args.duration is not None and args.duration <= 0:
