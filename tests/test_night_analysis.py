@@ -602,3 +602,22 @@ def test_the_breathing_line_stands_out_of_minutes_of_seconds_and_noise_alone_doe
     assert min(breathing) > 2 * p.still_exit_breath and min(breathing_twitching) > p.still_exit_breath
     assert min(breathing) > p.still_exit_contrast * max(empty)
     assert np.isnan(_breath_peak(*_seconds(0, 0.001, n=30)))  # under a minute: no verdict
+
+
+def test_the_line_at_the_sleepers_own_rate_tells_weak_breathing_from_an_empty_bed():
+    # the second still-gap rule (BedParams.still_exit_line_*): at the rate the whole night
+    # gives, 3 min of breathing at 0.5 mg in 0.7 mg of noise stand out; an empty bed's
+    # noise, or the line looked for at another rate, does not
+    from sensors.night_analysis import BedParams, _line_peak
+
+    p = BedParams()
+    w = p.still_exit_line_w
+    empty = [_line_peak(*_seconds(s, 0.0, n=180), 0.25, w) for s in range(40)]
+    breathing = [_line_peak(*_seconds(s, 0.0005, n=180), 0.25, w) for s in range(40)]
+    rate_off = [_line_peak(*_seconds(s, 0.0005, n=180), 0.26, w) for s in range(40)]  # the night's rate 4 % off
+    elsewhere = [_line_peak(*_seconds(s, 0.0005, n=180), 0.4, w) for s in range(40)]
+    assert np.median(empty) < p.still_exit_line_quiet
+    assert np.median(breathing) > p.still_exit_line_contrast * np.median(empty) > p.still_exit_line_clear
+    assert np.median(rate_off) > p.still_exit_line_clear
+    assert np.median(elsewhere) < p.still_exit_line_quiet
+    assert np.isnan(_line_peak(*_seconds(0, 0.0005, n=30), 0.25, w))  # under a minute: no verdict
