@@ -105,7 +105,9 @@ def test_bed_epochs_bedside_button_and_state_in_one_simulated_run(tmp_path):
     daemon.start()
     try:
         assert wait_for(lambda: daemon.health.get("bed").state == "ok", timeout=15)
-        assert wait_for(lambda: len(daemon.store.epochs(0, 2e10)) >= 2, timeout=40)
+        # the first epochs arrive together 15-27 s after the start on an idle machine
+        # (measured); one loaded run saw none within 55 s: the bound is for a hang
+        assert wait_for(lambda: len(daemon.store.epochs(0, 2e10)) >= 2, timeout=90), "no bed epoch stored in 90 s"
         t, activity, presence = daemon.store.epochs(0, 2e10)[-1]
         assert abs(t - time.time()) < 60 and activity >= 0
         pin = daemon.pin_factory().pin(21)
