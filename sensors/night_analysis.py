@@ -611,10 +611,6 @@ class NightAnalyzer:
         peaks = _bout_peaks(amp, s, e)
         ref = _night_scale(peaks, b_start, start, end)
         strong = None if breathing or ref <= 0 else peaks >= p.still_exit_strength * ref
-        if strong is not None:  # the sleeper's own rate, from the period's still seconds
-            inside = (ep.t >= start) & (ep.t + self.epoch_s <= end)
-            night_hz = _breath_hz(np.where((ep.motion[inside] <= p.features.move_ratio)[..., None],
-                                           ep.sub_mean[inside], np.nan))
         gaps = self._exit_gaps(ep, b_start, b_end, start, end, night_hz, breathing, strong=strong)
         o_start = np.r_[ep.t[absent], [a for a, _ in gaps]]
         o_end = np.r_[ep.t[absent] + self.epoch_s, [b for _, b in gaps]]
@@ -676,8 +672,9 @@ class NightAnalyzer:
     def _exit_gaps(self, ep: EpochFeatures, b_start, b_end, start: float, end: float,
                    night_hz: float, breathing: bool = True, strong=None) -> list[tuple[float, float]]:
         """Quiet gaps between movement clusters that are time out of bed (see BedParams):
-        by breathing, tilt and breathing rate; without breathing, by tilt between two
-        ``strong`` bouts (a flag per bout; None: no bout is)."""
+        by breathing, tilt and breathing rate; without breathing, by tilt, the breathing
+        line or the line at the sleeper's own rate (found here from the period's still
+        seconds) between two ``strong`` bouts (a flag per bout; None: no bout is)."""
         if not breathing and strong is None:
             return []
         p = self.params
@@ -695,6 +692,10 @@ class NightAnalyzer:
         ok = np.isfinite(ep.level).all(axis=1)
         if breathing:
             ok &= np.isfinite(ep.breath)
+        still = ep.motion <= p.features.move_ratio  # NaN (no data) is not still either
+        if not breathing:  # the sleeper's own rate, from the period's still seconds
+            inside = (t0 >= start) & (t1 <= end)
+            night_hz = _breath_hz(np.where(still[inside][..., None], ep.sub_mean[inside], np.nan))
         out = []
         for (a0, a1, hard_a), (b0, b1, hard_b) in zip(clusters[:-1], clusters[1:]):
             if not (join < b0 - a1 <= p.exit_max_s and start <= a0 and b1 <= end + p.exit_max_s):
@@ -710,8 +711,8 @@ class NightAnalyzer:
             shift = min(np.linalg.norm(g_l - l_b), np.linalg.norm(g_l - l_a))
             if not breathing:
                 if hard_a and hard_b and b0 - a1 >= p.still_exit_min_s and (
-                        shift > p.still_exit_tilt_g or self._breathing_left(ep, gap, before, after, b0 - a1)
-                        or self._line_left(ep, gap, before, after, b0 - a1, night_hz)):
+                        shift > p.still_exit_tilt_g or self._breathing_left(ep, still, gap, before, after, b0 - a1)
+                        or self._line_left(ep, still, gap, before, after, b0 - a1, night_hz)):
                     out.append((a1, b0))
                 continue
             g_b = np.median(ep.breath[gap])
@@ -729,33 +730,33 @@ class NightAnalyzer:
         return out
 
 
-    def _breathing_left(self, ep: EpochFeatures, gap, before, after, length: float) -> bool:
+    def _breathing_left(self, ep: EpochFeatures, still, gap, before, after, length: float) -> bool:
         """The breathing line is gone from a still gap and clear around it (see BedParams)."""
         p = self.params
-        if length < p.still_exit_breath_min_s:
-            return False
-        still = ep.motion <= p.features.move_ratio  # NaN (no data) is not still either
-        quiet = _breath_peak(ep.sub_mean[gap], still[gap])
-        if not quiet < p.still_exit_quiet:
-            return False
-        around = min(_breath_peak(ep.sub_mean[before], still[before]),
-                     _breath_peak(ep.sub_mean[after], still[after]))
-        return around > p.still_exit_breath and around > p.still_exit_contrast * quiet
+        return length >= p.still_exit_breath_min_s and _gone_from_gap(
+            _breath_peak, ep.sub_mean, still, gap, before, after,
+            quiet=p.still_exit_quiet, clear=p.still_exit_breath, contrast=p.still_exit_contrast)
 
-
-    def _line_left(self, ep: EpochFeatures, gap, before, after, length: float, hz: float) -> bool:
+    def _line_left(self, ep: EpochFeatures, still, gap, before, after, length: float, hz: float) -> bool:
         """The line at the sleeper's breathing rate ``hz`` is gone from a still gap and
         clear around it (see BedParams)."""
         p = self.params
         if length < p.still_exit_line_min_s or not 0.1 <= hz <= 0.5:  # NaN too
             return False
-        still = ep.motion <= p.features.move_ratio
-        quiet = _line_peak(ep.sub_mean[gap], still[gap], hz, p.still_exit_line_w)
-        if not quiet < p.still_exit_line_quiet:
-            return False
-        around = min(_line_peak(ep.sub_mean[before], still[before], hz, p.still_exit_line_w),
-                     _line_peak(ep.sub_mean[after], still[after], hz, p.still_exit_line_w))
-        return around > p.still_exit_line_clear and around > p.still_exit_line_contrast * quiet
+        return _gone_from_gap(
+            lambda m, st: _line_peak(m, st, hz, p.still_exit_line_w), ep.sub_mean, still, gap, before, after,
+            quiet=p.still_exit_line_quiet, clear=p.still_exit_line_clear, contrast=p.still_exit_line_contrast)
+
+
+def _gone_from_gap(stat, means, still, gap, before, after, *, quiet: float, clear: float, contrast: float) -> bool:
+    """A rhythm ``stat(means, still)`` measures is gone from the epochs ``gap`` (under
+    ``quiet``) and clear in both ``before`` and ``after`` (above ``clear`` and
+    ``contrast`` times the gap's): someone who breathed there left."""
+    in_gap = stat(means[gap], still[gap])
+    if not in_gap < quiet:
+        return False
+    around = min(stat(means[before], still[before]), stat(means[after], still[after]))
+    return around > clear and around > contrast * in_gap
 
 
 def occupied_by_movement(t: np.ndarray, moving: np.ndarray, epoch_s: float, gap_s: float, *,
@@ -839,12 +840,7 @@ def _breath_peak(means: np.ndarray, still: np.ndarray, min_s: int = 60) -> float
 
     Summing the three axes' power instead (steadier under noise alone) found the same
     wakes on the tuning seeds with more false ones; kept as measured."""
-    x = np.where(still[..., None], means, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an epoch with no still second
-        x = x - np.nanmean(x, axis=1, keepdims=True)
-    x = x.reshape(-1, 3)
-    x = x[np.isfinite(x).all(axis=1)]
+    x = _still_seconds(means, still)
     if len(x) < min_s:
         return math.nan
     y = x @ np.linalg.svd(x, full_matrices=False)[2][0]
